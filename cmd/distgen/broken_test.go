@@ -1,0 +1,137 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"testing"
+
+	"github.com/distgen/distgen/tests/fixture"
+)
+
+// Each case breaks a copy of testdata/base in one way. The build must exit
+// with 1, name the file:line:col or the component, and leave the output
+// directory as it was.
+func TestBrokenBundles(t *testing.T) {
+	type change struct{ file, old, new string }
+	const bundle = "bundles/test.cue"
+	cases := []struct {
+		name    string
+		changes []change
+		want    []string // regexps the error output must match
+	}{
+		{
+			name:    "type mismatch",
+			changes: []change{{bundle, `namespace: "ns-a"`, `namespace: "ns-a"` + "\n\t\tprivileged: \"yes\""}},
+			want:    []string{`bundles/test\.cue:6:15: bundles\.test\.components\.a\.privileged: conflicting values "yes" and bool`},
+		},
+		{
+			name:    "unknown field",
+			changes: []change{{bundle, `namespace: "ns-a"`, `namespace: "ns-a"` + "\n\t\treplicas: 3"}},
+			want:    []string{`bundles/test\.cue:6:3: bundles\.test\.components\.a\.replicas: field not allowed`},
+		},
+		{
+			name:    "dependency cycle",
+			changes: []change{{bundle, `chart: path: "packages/system/app"` + "\n\t}\n\tb:", `chart: path: "packages/system/app"` + "\n\t\tdependsOn: [\"c\"]\n\t}\n\tb:"}},
+			want:    []string{`bundles/test\.cue:4:2: component "a": dependency cycle: a -> c -> b -> a`},
+		},
+		{
+			name:    "unknown dependency",
+			changes: []change{{bundle, `dependsOn: ["a"]`, `dependsOn: ["a", "nope"]`}},
+			want:    []string{`bundles/test\.cue:8:2: component "b": dependsOn "nope": no such component in bundle "test"`},
+		},
+		{
+			name:    "duplicate release",
+			changes: []change{{bundle, `privileged: true`, "privileged: true\n\t\treleaseName: \"b\""}},
+			want:    []string{`bundles/test\.cue:\d+:\d+: component "c": release name "b" in namespace "ns-b" is taken by component "b"`},
+		},
+		{
+			name: "bad name",
+			changes: []change{
+				{bundle, "\topt: {", "\tBad_Name: {\n\t\tnamespace: \"ns-a\"\n\t\tchart: path: \"packages/system/app\"\n\t}\n\topt: {"},
+				{"versions.cue", `opt: chart: "0.1.0"`, `opt: chart: "0.1.0"` + "\n\t\tBad_Name: chart: \"0.1.0\""},
+			},
+			want: []string{`versions\.cue:\d+:\d+: versions\.components\.Bad_Name: field not allowed`, `bundles/test\.cue:\d+:\d+: bundles\.test\.components\.Bad_Name\.name: invalid value "Bad_Name"`},
+		},
+		{
+			name:    "bad version",
+			changes: []change{{"versions.cue", `a: chart: "1.0.0"`, `a: chart: "1.0"`}},
+			want:    []string{`versions\.cue:9:13: versions\.components\.a\.chart: invalid value "1\.0"`},
+		},
+		{
+			name:    "missing chart directory",
+			changes: []change{{bundle, "\tb: {\n\t\tnamespace: \"ns-b\"\n\t\tchart: path: \"packages/system/app\"", "\tb: {\n\t\tnamespace: \"ns-b\"\n\t\tchart: path: \"packages/system/gone\""}},
+			want:    []string{`bundles/test\.cue:8:2: component "b": chart directory packages/system/gone: no Chart\.yaml`},
+		},
+		{
+			name:    "template error",
+			changes: []change{{"packages/system/app/templates/broken.yaml", "", "value: {{ .Values.missing.deeper }}\n"}},
+			want:    []string{`bundles/test\.cue:4:2: component "a": .*templates/broken\.yaml`, `component "b"`, `component "c"`},
+		},
+		{
+			name:    "disabled dependency",
+			changes: []change{{bundle, `dependsOn: ["a"]`, `dependsOn: ["a", "opt"]`}},
+			want:    []string{`bundles/test\.cue:8:2: component "b": is enabled but depends on "opt", which is disabled`},
+		},
+		{
+			name:    "upstream chart not vendored",
+			changes: []change{{bundle, "\topt: {", "\twrapped: {\n\t\tnamespace: \"ns-w\"\n\t\tchart: upstream: [{repository: \"https://stefanprodan.github.io/podinfo\", name: \"podinfo\"}]\n\t}\n\topt: {"}},
+			want: []string{`component "wrapped": upstream chart not vendored: podinfo 6\.5\.0 from https://stefanprodan\.github\.io/podinfo`,
+				`helm pull podinfo --repo https://stefanprodan\.github\.io/podinfo --version 6\.5\.0 -d packages/vendor`},
+		},
+		{
+			name:    "missing values file",
+			changes: []change{{bundle, `values: greeting: "hi"`, "values: greeting: \"hi\"\n\t\tvaluesFiles: [\"values.yaml\", \"values-extra.yaml\"]"}},
+			want:    []string{`bundles/test\.cue:8:2: component "b": values file packages/system/app/values-extra\.yaml`},
+		},
+		{
+			name: "path and upstream both set",
+			changes: []change{
+				{bundle, "\t\tprivileged: true", "\t\tprivileged: true\n\t\tchart: upstream: [{repository: \"oci://ghcr.io/x\", name: \"podinfo\"}]"},
+				{"versions.cue", `c: chart: "2.0.0"`, `c: {chart: "2.0.0", upstream: podinfo: "6.5.0"}`},
+			},
+			want: []string{`component "c": chart sets both path and upstream`},
+		},
+		{
+			name:    "several problems at once",
+			changes: []change{{bundle, `dependsOn: ["a"]`, `dependsOn: ["a", "nope", "opt"]`}},
+			want:    []string{`dependsOn "nope"`, `depends on "opt", which is disabled`},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := fixture.Copy(t, "testdata/base")
+			for _, c := range tc.changes {
+				edit(t, filepath.Join(root, c.file), c.old, c.new)
+			}
+			// A previous build's output must survive the failed build.
+			out := filepath.Join(t.TempDir(), "dist")
+			if err := os.MkdirAll(filepath.Join(out, "charts"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for name, body := range map[string]string{"release.json": `{"bundle":"previous"}`, "charts/x-1.0.0.tgz": "old"} {
+				if err := os.WriteFile(filepath.Join(out, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := fixture.Read(t, filepath.Dir(out))
+
+			code, stdout, stderr := runCLI(t, "build", "-C", root, "--out", out)
+			if code != exitUser {
+				t.Fatalf("exit code %d, want %d\nstderr:\n%s", code, exitUser, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout not empty on failure:\n%s", stdout)
+			}
+			for _, w := range tc.want {
+				if !regexp.MustCompile(w).MatchString(stderr) {
+					t.Errorf("stderr does not match %q:\n%s", w, stderr)
+				}
+			}
+			if after := fixture.Read(t, filepath.Dir(out)); !reflect.DeepEqual(before, after) {
+				t.Errorf("output changed by a failed build:\nbefore %v\nafter  %v", before, after)
+			}
+		})
+	}
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/generator/render/chart"
+)
+
+func newVet(s streams, g *globals) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:   "vet",
+		Short: "Check the project's CUE and every bundle without building",
+		Example: `  # check this project's schemas, versions and bundles
+  distgen vet
+
+  # the same for a project elsewhere, as JSON
+  distgen vet -C ../platform -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a := &action.Vet{Dir: g.Dir}
+			res, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out.print(s.Out, res, func() {
+				for _, b := range res {
+					fmt.Fprintf(s.Out, "ok  bundle %s %s: %d components (%d enabled) in %d namespaces, %d dependency levels\n",
+						b.Name, b.Version, b.Components, b.Enabled, b.Namespaces, b.Levels)
+				}
+			})
+		},
+	}
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newBuild(s streams, g *globals) *cobra.Command {
+	var out outputFormat
+	a := &action.Build{Log: s.Err}
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Package every chart and render the Flux objects of a bundle",
+		Long: `Build packages the chart of every enabled component, lints and renders it,
+and writes the Flux objects that install the bundle. The output directory
+(dist/<bundle> by default) holds charts/*.tgz, flux/*.yaml and release.json
+with the digest every artifact will have once pushed. It is replaced only
+when the whole build succeeds.`,
+		Example: `  # build the demo bundle into dist/demo
+  distgen build --bundle demo
+
+  # build into another directory and print release.json
+  distgen build --bundle demo --out /tmp/demo -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.Project = g.project()
+			res, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out.print(s.Out, res.Release, func() {
+				for _, c := range res.Release.Components {
+					fmt.Fprintf(s.Out, "chart   %-40s %s\n", c.Chart.Repository+":"+c.Chart.Tag, c.Chart.Digest)
+				}
+				r := res.Release.Artifact
+				fmt.Fprintf(s.Out, "bundle  %-40s %s\n", r.Repository+":"+r.Tag, r.Digest)
+				fmt.Fprintf(s.Err, "wrote %s\n", res.Out)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.Out, "out", "", "output directory (default dist/<bundle> in the project)")
+	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
+	cmd.Flags().IntVar(&a.Jobs, "jobs", 0, "charts built at once (default: one per CPU)")
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newTemplate(s streams, g *globals) *cobra.Command {
+	a := &action.Template{Log: s.Err}
+	cmd := &cobra.Command{
+		Use:   "template COMPONENT",
+		Short: "Print the manifests one component renders with its final values",
+		Example: `  # what the tenant-demo release installs
+  distgen template tenant-demo --bundle demo`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a.Project = g.project()
+			a.Component = args[0]
+			out, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprint(s.Out, out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
+	return cmd
+}
+
+func newGraph(s streams, g *globals) *cobra.Command {
+	a := &action.Graph{}
+	cmd := &cobra.Command{
+		Use:   "graph",
+		Short: "Print a bundle's dependency graph as DOT or SVG",
+		Example: `  # the demo bundle's graph in Graphviz's DOT language
+  distgen graph --bundle demo
+
+  # as an SVG picture (needs Graphviz's dot on PATH)
+  distgen graph --bundle demo --format svg > demo.svg`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.Project = g.project()
+			out, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			_, err = s.Out.Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar((*string)(&a.Format), "format", string(action.GraphDOT), "dot, or svg (needs Graphviz's dot on PATH)")
+	return cmd
+}
+
+// version is set at link time (-X main.version=...).
+var version = "dev"
+
+type versionInfo struct {
+	Version string `json:"version"`
+	Go      string `json:"go"`
+	Helm    string `json:"helm"`
+	CUE     string `json:"cue"`
+	Flux    string `json:"fluxHelmAPI"`
+}
+
+func newVersion(s streams) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version of distgen and of the libraries it builds with",
+		Example: "  distgen version -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			v := versionInfo{Version: version, Go: runtime.Version()}
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				for _, d := range bi.Deps {
+					switch d.Path {
+					case "helm.sh/helm/v4":
+						v.Helm = d.Version
+					case "cuelang.org/go":
+						v.CUE = d.Version
+					case "github.com/fluxcd/helm-controller/api":
+						v.Flux = d.Version
+					}
+				}
+			}
+			return out.print(s.Out, v, func() {
+				fmt.Fprintf(s.Out, "distgen %s (%s, helm %s, cue %s)\n", v.Version, v.Go, v.Helm, v.CUE)
+			})
+		},
+	}
+	addOutputFlag(cmd, &out)
+	return cmd
+}

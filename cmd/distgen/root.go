@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/distgen/distgen/generator/action"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitUser     = 1 // a problem in the user's input: sources, bundles, flags
+	exitInternal = 2 // anything else: the machine, or a bug in distgen
+)
+
+// streams are where a command writes: data to Out, everything else to Err.
+type streams struct {
+	Out io.Writer
+	Err io.Writer
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	Dir    string
+	Bundle string
+}
+
+func (g *globals) project() action.Project { return action.Project{Dir: g.Dir, Bundle: g.Bundle} }
+
+// run executes distgen with args and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	s := streams{Out: stdout, Err: stderr}
+	cmd := newRoot(s)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "Error: %v\n", err)
+	if action.IsUserError(err) || isFlagError(err) {
+		return exitUser
+	}
+	return exitInternal
+}
+
+// flagError marks errors cobra reports about the command line itself.
+type flagError struct{ error }
+
+func (e flagError) Unwrap() error { return e.error }
+
+func isFlagError(err error) bool {
+	_, ok := err.(flagError)
+	return ok
+}
+
+func newRoot(s streams) *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "distgen",
+		Short: "Build a Kubernetes platform distribution from CUE bundles",
+		Long: `distgen turns a platform described in CUE into versioned, byte-reproducible
+Helm charts and the Flux objects that install them in dependency order.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError{err} })
+	root.PersistentFlags().StringVarP(&g.Dir, "dir", "C", ".", "project directory (or a directory below it)")
+	root.PersistentFlags().StringVar(&g.Bundle, "bundle", "", "bundle to work on (needed when the project has several)")
+	root.AddCommand(
+		newVet(s, g),
+		newBuild(s, g),
+		newTemplate(s, g),
+		newGraph(s, g),
+		newVersion(s),
+	)
+	return root
+}
+
+// outputFormat is the -o flag of commands that print data.
+type outputFormat string
+
+const (
+	outputText outputFormat = "text"
+	outputJSON outputFormat = "json"
+	outputYAML outputFormat = "yaml"
+)
+
+func addOutputFlag(cmd *cobra.Command, o *outputFormat) {
+	*o = outputText
+	cmd.Flags().StringVarP((*string)(o), "output", "o", string(outputText), "output format: text, json or yaml")
+}
+
+// print writes v as JSON or YAML, or calls text for the text format.
+func (o outputFormat) print(w io.Writer, v any, text func()) error {
+	switch o {
+	case outputText:
+		text()
+		return nil
+	case outputJSON:
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	case outputYAML:
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	default:
+		return flagError{fmt.Errorf("unknown output format %q (text, json or yaml)", o)}
+	}
+}

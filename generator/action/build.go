@@ -1,0 +1,322 @@
+package action
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/artifact"
+	"github.com/distgen/distgen/generator/plan"
+	"github.com/distgen/distgen/generator/render/chart"
+	"github.com/distgen/distgen/generator/render/flux"
+)
+
+// ReleaseFile is the name of the release description in a build's output.
+const ReleaseFile = "release.json"
+
+// Build renders a bundle: every chart packaged, the Flux objects, and
+// release.json with the digest every artifact will have once pushed.
+type Build struct {
+	Project
+	// Out is the output directory; empty means dist/<bundle> under the
+	// project root. Its previous content is replaced only when the build
+	// succeeds, and only if it is a previous build's output.
+	Out string
+	// KubeVersion charts are rendered for.
+	KubeVersion string
+	// Jobs bounds how many charts are built at once; 0 means one per CPU.
+	Jobs int
+	// Log receives lint warnings and progress; nil discards them.
+	Log io.Writer
+}
+
+// BuildResult is what a build wrote.
+type BuildResult struct {
+	Out     string       `json:"out"`
+	Release *api.Release `json:"release"`
+}
+
+// Output is what a build produced, before it is written.
+type Output struct {
+	Plan    *plan.Plan
+	Charts  []*chart.Chart
+	Flux    []flux.File
+	Release *api.Release
+}
+
+// Run builds and writes the output directory.
+func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
+	proj, pl, err := b.plan()
+	if err != nil {
+		return nil, err
+	}
+	out := b.Out
+	if out == "" {
+		out = filepath.Join(proj.Root, "dist", pl.Bundle.Name)
+	}
+	out, err = filepath.Abs(out)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkReplaceable(out); err != nil {
+		return nil, err
+	}
+	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log})
+	if err != nil {
+		return nil, err
+	}
+	if err := write(out, res); err != nil {
+		return nil, err
+	}
+	return &BuildResult{Out: out, Release: res.Release}, nil
+}
+
+// RenderOptions configure Render.
+type RenderOptions struct {
+	KubeVersion string
+	Jobs        int
+	Log         io.Writer
+	// Only limits the charts built to these components (for template).
+	Only []string
+}
+
+// Render builds a planned bundle in memory: charts (in parallel, bounded),
+// their artifacts' digests, the Flux objects and the bundle's digest.
+func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptions) (*Output, error) {
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	scratch, err := os.MkdirTemp("", "distgen-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+
+	steps := pl.Steps
+	if len(o.Only) > 0 {
+		steps = nil
+		for _, name := range o.Only {
+			s := pl.Step(name)
+			if s == nil {
+				return nil, &UsageError{Msg: fmt.Sprintf("no enabled component %q in bundle %q", name, pl.Bundle.Name)}
+			}
+			steps = append(steps, s)
+		}
+	}
+	opts := chart.Options{
+		Root: proj.Root, Bundle: pl.Bundle.Name, ReleaseDate: pl.Bundle.ReleaseDate,
+		KubeVersion: o.KubeVersion, ScratchDir: scratch,
+	}
+	charts := make([]*chart.Chart, len(steps))
+	digests := make([]string, len(steps))
+	errs := make([]error, len(steps))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for i, s := range steps {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				errs[i] = err
+				return nil
+			}
+			c, err := chart.Build(s, opts)
+			if err == nil {
+				digests[i], err = chartDigest(c.Archive, pl.Bundle.ReleaseDate)
+			}
+			if err != nil {
+				errs[i] = &ComponentError{Component: s.Component.Name, Pos: s.Component.Pos, Err: err}
+				return nil
+			}
+			charts[i] = c
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if o.Log != nil {
+		for i, c := range charts {
+			for _, w := range c.Lint {
+				fmt.Fprintf(o.Log, "warning: component %q: lint: %s\n", steps[i].Component.Name, w)
+			}
+		}
+	}
+	res := &Output{Plan: pl, Charts: charts}
+	if len(o.Only) > 0 {
+		return res, nil
+	}
+
+	byChart := map[string]string{}
+	for i, s := range steps {
+		byChart[s.Chart] = digests[i]
+	}
+	res.Flux, err = flux.Render(pl, byChart)
+	if err != nil {
+		return nil, err
+	}
+	rel := &api.Release{
+		Bundle: pl.Bundle.Name, Version: pl.Bundle.Version,
+		ReleaseDate: pl.Bundle.ReleaseDate.Format(time.RFC3339),
+	}
+	img, err := artifact.Bundle(artifactFiles(res.Flux), BundleMeta(pl))
+	if err != nil {
+		return nil, err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	size, err := layers[0].Size()
+	if err != nil {
+		return nil, err
+	}
+	lh, err := layers[0].Digest()
+	if err != nil {
+		return nil, err
+	}
+	rel.Artifact = api.ArtifactRef{
+		Repository: "bundles/" + pl.Bundle.Name, Tag: pl.Bundle.Version, Digest: d.String(),
+		File: "flux/", SHA256: lh.Hex, Size: size,
+	}
+	for i, s := range steps {
+		c := s.Component
+		sum := sha256.Sum256(charts[i].Archive)
+		rc := api.ReleaseComponent{
+			Name: c.Name, Namespace: c.Namespace, ReleaseName: c.ReleaseName,
+			Chart: api.ArtifactRef{
+				Repository: "charts/" + s.Chart, Tag: s.Version, Digest: digests[i],
+				File:   "charts/" + chart.FileName(s.Chart, s.Version),
+				SHA256: hex.EncodeToString(sum[:]), Size: int64(len(charts[i].Archive)),
+			},
+			Upstream: c.Chart.Upstream,
+		}
+		for _, d := range s.DependsOn {
+			rc.DependsOn = append(rc.DependsOn, d.Name)
+		}
+		rel.Components = append(rel.Components, rc)
+	}
+	res.Release = rel
+	return res, nil
+}
+
+// BundleMeta is the metadata of a planned bundle's artifact.
+func BundleMeta(pl *plan.Plan) artifact.BundleMeta {
+	return artifact.BundleMeta{
+		Source:  "distgen:bundles/" + pl.Bundle.Name,
+		Version: pl.Bundle.Version,
+		Created: pl.Bundle.ReleaseDate,
+	}
+}
+
+func artifactFiles(files []flux.File) []artifact.File {
+	out := make([]artifact.File, len(files))
+	for i, f := range files {
+		out[i] = artifact.File{Path: f.Path, Data: f.Data}
+	}
+	return out
+}
+
+func chartDigest(archive []byte, created time.Time) (string, error) {
+	img, err := artifact.Chart(archive, created)
+	if err != nil {
+		return "", err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
+
+// checkReplaceable refuses to replace a directory that is not a previous
+// build's output, so a wrong --out cannot wipe unrelated files.
+func checkReplaceable(out string) error {
+	entries, err := os.ReadDir(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(out, ReleaseFile)); err != nil {
+		return &UsageError{Msg: fmt.Sprintf("output directory %s is not empty and holds no %s: refusing to replace it", out, ReleaseFile)}
+	}
+	return nil
+}
+
+// write puts the output into a temporary directory beside out and renames
+// it into place, so a failed write leaves out as it was.
+func write(out string, res *Output) (err error) {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	files := map[string][]byte{}
+	for _, c := range res.Charts {
+		files[filepath.Join("charts", chart.FileName(c.Name, c.Version))] = c.Archive
+	}
+	for _, f := range res.Flux {
+		files[filepath.Join("flux", filepath.FromSlash(f.Path))] = f.Data
+	}
+	rel, err := json.MarshalIndent(res.Release, "", "  ")
+	if err != nil {
+		return err
+	}
+	files[ReleaseFile] = append(rel, '\n')
+	for name, data := range files {
+		path := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return err
+		}
+	}
+	old := ""
+	if _, err := os.Stat(out); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(out, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		if old != "" {
+			_ = os.Rename(old, out)
+		}
+		return err
+	}
+	if old != "" {
+		return os.RemoveAll(old)
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package api
+
+import "time"
+
+// Project is a distgen project as load returns it: the version pins and the
+// platform bundles, decoded from the CUE under one root directory.
+type Project struct {
+	// Root is the absolute path of the project directory.
+	Root     string
+	Versions Versions
+	// Bundles by name.
+	Bundles map[string]*Bundle
+}
+
+// Versions is versions.cue.
+type Versions struct {
+	Distribution string                      `json:"distribution"`
+	ReleaseDate  time.Time                   `json:"releaseDate"`
+	Components   map[string]ComponentVersion `json:"components"`
+}
+
+// ComponentVersion pins the chart distgen emits for a component and the
+// upstream charts it wraps.
+type ComponentVersion struct {
+	Chart    string            `json:"chart"`
+	Upstream map[string]string `json:"upstream,omitempty"`
+}
+
+// Bundle is a platform bundle.
+type Bundle struct {
+	Name        string    `json:"name"`
+	Version     string    `json:"version"`
+	ReleaseDate time.Time `json:"releaseDate"`
+	Description string    `json:"description,omitempty"`
+	// Components sorted by name.
+	Components []*Component `json:"components"`
+}
+
+// Component returns the component called name, or nil.
+func (b *Bundle) Component(name string) *Component {
+	for _, c := range b.Components {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// CRDPolicy is how Helm treats the CRDs of a chart on install and upgrade.
+type CRDPolicy string
+
+const (
+	CRDSkip          CRDPolicy = "Skip"
+	CRDCreate        CRDPolicy = "Create"
+	CRDCreateReplace CRDPolicy = "CreateReplace"
+)
+
+// Component is one Helm release of a bundle.
+type Component struct {
+	Name        string         `json:"name"`
+	Namespace   string         `json:"namespace"`
+	ReleaseName string         `json:"releaseName"`
+	Version     string         `json:"version"`
+	Chart       ChartSource    `json:"chart"`
+	DependsOn   []string       `json:"dependsOn,omitempty"`
+	Privileged  bool           `json:"privileged"`
+	Optional    bool           `json:"optional"`
+	Enabled     bool           `json:"enabled"`
+	ValuesFiles []string       `json:"valuesFiles"`
+	Values      map[string]any `json:"values"`
+	CRDs        CRDPolicy      `json:"crds"`
+	Timeout     Duration       `json:"timeout"`
+	Interval    Duration       `json:"interval"`
+	Wait        bool           `json:"wait"`
+	Images      []string       `json:"images,omitempty"`
+
+	// ChartDir is the absolute path of the chart directory (Chart.Path
+	// resolved against the project root), set by load; empty for wrapped
+	// upstream charts.
+	ChartDir string `json:"-"`
+	// FileValues holds the parsed valuesFiles in order, read by load so that
+	// plan stays free of I/O.
+	FileValues []map[string]any `json:"-"`
+	// Pos is where the component is declared ("bundles/demo.cue:12:3").
+	Pos string `json:"-"`
+}
+
+// ChartSource is a first-party chart directory or upstream charts to wrap.
+type ChartSource struct {
+	Path     string     `json:"path,omitempty"`
+	Upstream []Upstream `json:"upstream,omitempty"`
+}
+
+// Upstream is an upstream chart a component wraps.
+type Upstream struct {
+	Repository string `json:"repository"`
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	Digest     string `json:"digest,omitempty"`
+	Alias      string `json:"alias,omitempty"`
+}
+
+// DependencyName is the name the upstream chart has inside its wrapper chart.
+func (u Upstream) DependencyName() string {
+	if u.Alias != "" {
+		return u.Alias
+	}
+	return u.Name
+}
+
+// ArchiveName is the file name Helm gives the chart's archive.
+func (u Upstream) ArchiveName() string { return u.Name + "-" + u.Version + ".tgz" }
+
+// Duration is a Go duration string as Flux accepts it ("5m").
+type Duration string
+
+// Parse returns the duration.
+func (d Duration) Parse() (time.Duration, error) { return time.ParseDuration(string(d)) }

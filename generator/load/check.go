@@ -1,0 +1,166 @@
+package load
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+
+	"github.com/distgen/distgen/generator/api"
+)
+
+// resolveChart checks a component's chart source, resolves its directory and
+// reads its values files.
+func resolveChart(c *api.Component, root string) Errors {
+	fail := func(format string, args ...any) Errors {
+		return Errors{{Pos: c.Pos, Component: c.Name, Msg: fmt.Sprintf(format, args...)}}
+	}
+	src := c.Chart
+	switch {
+	case src.Path != "" && len(src.Upstream) > 0:
+		return fail("chart sets both path and upstream; set one")
+	case src.Path == "" && len(src.Upstream) == 0:
+		return fail("chart sets neither path nor upstream; set one")
+	case len(src.Upstream) > 0:
+		if len(c.ValuesFiles) > 1 || (len(c.ValuesFiles) == 1 && c.ValuesFiles[0] != "values.yaml") {
+			return fail("valuesFiles need a chart directory; a wrapped upstream chart takes its values from the bundle")
+		}
+		c.ValuesFiles = nil
+		seen := map[string]bool{}
+		for _, u := range src.Upstream {
+			if seen[u.DependencyName()] {
+				return fail("upstream chart %q appears twice; give one an alias", u.DependencyName())
+			}
+			seen[u.DependencyName()] = true
+		}
+		return nil
+	}
+	dir := filepath.Join(root, filepath.FromSlash(src.Path))
+	if rel, err := filepath.Rel(filepath.Join(root, "packages"), dir); err != nil || strings.HasPrefix(rel, "..") {
+		return fail("chart path %q leaves packages/", src.Path)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
+		return fail("chart directory %s: no Chart.yaml (missing chart directory?)", src.Path)
+	}
+	c.ChartDir = dir
+	var errs Errors
+	for _, f := range c.ValuesFiles {
+		path := filepath.Join(dir, filepath.FromSlash(f))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if os.IsNotExist(err) && f == "values.yaml" {
+				c.FileValues = append(c.FileValues, map[string]any{})
+				continue
+			}
+			errs = append(errs, fail("values file %s: %v", filepath.ToSlash(filepath.Join(src.Path, f)), err)...)
+			continue
+		}
+		vals, err := loader.LoadValues(bytes.NewReader(data))
+		if err != nil {
+			errs = append(errs, fail("values file %s: %v", filepath.ToSlash(filepath.Join(src.Path, f)), err)...)
+			continue
+		}
+		c.FileValues = append(c.FileValues, vals)
+	}
+	return errs
+}
+
+// check runs the checks that span the components of a bundle.
+func check(b *api.Bundle) Errors {
+	var errs Errors
+	byName := map[string]*api.Component{}
+	for _, c := range b.Components {
+		byName[c.Name] = c
+	}
+	releases := map[string]*api.Component{}
+	for _, c := range b.Components {
+		for _, d := range c.DependsOn {
+			dep, ok := byName[d]
+			switch {
+			case d == c.Name:
+				errs = append(errs, &Error{Pos: c.Pos, Component: c.Name, Msg: "depends on itself"})
+			case !ok:
+				errs = append(errs, &Error{Pos: c.Pos, Component: c.Name, Msg: fmt.Sprintf("dependsOn %q: no such component in bundle %q", d, b.Name)})
+			case c.Enabled && !dep.Enabled:
+				errs = append(errs, &Error{Pos: c.Pos, Component: c.Name, Msg: fmt.Sprintf("is enabled but depends on %q, which is disabled", d)})
+			}
+		}
+		if !c.Enabled {
+			continue
+		}
+		key := c.Namespace + "/" + c.ReleaseName
+		if other, ok := releases[key]; ok {
+			errs = append(errs, &Error{Pos: c.Pos, Component: c.Name, Msg: fmt.Sprintf("release name %q in namespace %q is taken by component %q", c.ReleaseName, c.Namespace, other.Name)})
+			continue
+		}
+		releases[key] = c
+	}
+	for _, cycle := range cycles(b.Components, byName) {
+		first := byName[cycle[0]]
+		errs = append(errs, &Error{Pos: first.Pos, Component: first.Name, Msg: "dependency cycle: " + strings.Join(cycle, " -> ")})
+	}
+	return errs
+}
+
+// cycles returns each dependency cycle once, starting at its smallest name.
+func cycles(comps []*api.Component, byName map[string]*api.Component) [][]string {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	seen := map[string]bool{}
+	var out [][]string
+	var visit func(n string)
+	visit = func(n string) {
+		color[n] = grey
+		stack = append(stack, n)
+		deps := append([]string(nil), byName[n].DependsOn...)
+		sort.Strings(deps)
+		for _, d := range deps {
+			if _, ok := byName[d]; !ok || d == n {
+				continue
+			}
+			switch color[d] {
+			case white:
+				visit(d)
+			case grey:
+				i := len(stack) - 1
+				for stack[i] != d {
+					i--
+				}
+				cyc := rotate(stack[i:])
+				key := strings.Join(cyc, ",")
+				if !seen[key] {
+					seen[key] = true
+					out = append(out, append(cyc, cyc[0]))
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[n] = black
+	}
+	for _, c := range comps {
+		if color[c.Name] == white {
+			visit(c.Name)
+		}
+	}
+	return out
+}
+
+// rotate starts a cycle at its smallest member.
+func rotate(cyc []string) []string {
+	min := 0
+	for i, n := range cyc {
+		if n < cyc[min] {
+			min = i
+		}
+	}
+	return append(append([]string(nil), cyc[min:]...), cyc[:min]...)
+}

@@ -1,0 +1,266 @@
+package load
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	cueload "cuelang.org/go/cue/load"
+
+	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/schemas"
+)
+
+// VersionsFile and BundlesDir are where a project keeps its pins and bundles.
+const (
+	VersionsFile = "versions.cue"
+	BundlesDir   = "bundles"
+)
+
+// ErrNotProject is returned for a directory without versions.cue.
+var ErrNotProject = errors.New("not a distgen project")
+
+// FindRoot returns dir or the nearest parent holding versions.cue.
+func FindRoot(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, VersionsFile)); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("%w: no %s in %s or any parent", ErrNotProject, VersionsFile, abs)
+		}
+	}
+}
+
+// Project loads, validates and decodes the project at root. It returns
+// Errors when the sources have problems, listing all of them.
+func Project(root string) (*api.Project, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(root, VersionsFile)); err != nil {
+		return nil, fmt.Errorf("%w: %s has no %s", ErrNotProject, root, VersionsFile)
+	}
+	overlay, err := overlay(root)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &cueload.Config{Dir: root, ModuleRoot: root, Overlay: overlay}
+	insts := cueload.Instances([]string{".", "./" + BundlesDir}, cfg)
+	var errs Errors
+	for _, inst := range insts {
+		if inst.Err != nil {
+			errs = append(errs, fromCUE(inst.Err, root, nil)...)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	ctx := cuecontext.New()
+	vals, err := ctx.BuildInstances(insts)
+	if err != nil {
+		return nil, fromCUE(err, root, nil)
+	}
+	lookup := func(path []string, skip []string) string {
+		for n := len(path); n > 0; n-- {
+			sels := make([]cue.Selector, n)
+			for i, p := range path[:n] {
+				sels[i] = cue.Str(p)
+			}
+			for _, v := range vals {
+				if lv := v.LookupPath(cue.MakePath(sels...)); lv.Exists() {
+					p := userPos(lv, root)
+					file, _, _ := strings.Cut(p, ":")
+					if p != "" && !strings.HasPrefix(p, "schemas/") && !slices.Contains(skip, file) {
+						return p
+					}
+				}
+			}
+		}
+		return ""
+	}
+	versionsV := vals[0].LookupPath(cue.ParsePath("versions"))
+	bundlesV := vals[1].LookupPath(cue.ParsePath("bundles"))
+	for _, v := range []struct {
+		v    cue.Value
+		what string
+		file string
+	}{{versionsV, "versions", VersionsFile}, {bundlesV, "bundles", BundlesDir + "/"}} {
+		if !v.v.Exists() {
+			errs = append(errs, &Error{Pos: v.file, Msg: fmt.Sprintf("no %q field", v.what)})
+			continue
+		}
+		if err := v.v.Validate(cue.Concrete(true), cue.Final()); err != nil {
+			errs = append(errs, fromCUE(err, root, lookup)...)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+
+	p := &api.Project{Root: root, Bundles: map[string]*api.Bundle{}}
+	if err := decodeVersions(versionsV, &p.Versions); err != nil {
+		return nil, Errors{{Pos: relPos(versionsV.Pos(), root), Path: "versions", Msg: err.Error()}}
+	}
+	iter, err := bundlesV.Fields()
+	if err != nil {
+		return nil, fromCUE(err, root, lookup)
+	}
+	for iter.Next() {
+		b, berrs := decodeBundle(iter.Value(), root)
+		errs = append(errs, berrs...)
+		if b != nil {
+			p.Bundles[b.Name] = b
+			errs = append(errs, check(b)...)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return p, nil
+}
+
+// Bundle selects a bundle of a project by name; an empty name selects the
+// only bundle there is.
+func Bundle(p *api.Project, name string) (*api.Bundle, error) {
+	if name != "" {
+		if b, ok := p.Bundles[name]; ok {
+			return b, nil
+		}
+		return nil, &Error{Pos: BundlesDir + "/", Msg: fmt.Sprintf("no bundle %q (have %v)", name, bundleNames(p))}
+	}
+	if len(p.Bundles) == 1 {
+		for _, b := range p.Bundles {
+			return b, nil
+		}
+	}
+	return nil, &Error{Pos: BundlesDir + "/", Msg: fmt.Sprintf("%d bundles %v: choose one with --bundle", len(p.Bundles), bundleNames(p))}
+}
+
+func bundleNames(p *api.Project) []string {
+	names := make([]string, 0, len(p.Bundles))
+	for n := range p.Bundles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// overlay places the embedded schemas (and a module file when the project
+// has none) over the project, so the binary's schemas are the ones in force.
+func overlay(root string) (map[string]cueload.Source, error) {
+	ov := map[string]cueload.Source{}
+	err := fs.WalkDir(schemas.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := schemas.FS.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		ov[filepath.Join(root, "schemas", path)] = cueload.FromBytes(b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	mod := filepath.Join(root, "cue.mod", "module.cue")
+	if _, err := os.Stat(mod); err != nil {
+		ov[mod] = cueload.FromString(fmt.Sprintf("module: %q\nlanguage: version: \"v0.12.0\"\n", schemas.Module))
+	}
+	return ov, nil
+}
+
+// decode goes through JSON so that values hold what YAML values files hold
+// (numbers as float64), the same types Helm works with.
+func decode(v cue.Value, into any) error {
+	b, err := v.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, into)
+}
+
+func decodeVersions(v cue.Value, out *api.Versions) error {
+	var raw struct {
+		api.Versions
+		ReleaseDate string `json:"releaseDate"`
+	}
+	if err := decode(v, &raw); err != nil {
+		return err
+	}
+	*out = raw.Versions
+	t, err := time.Parse(time.RFC3339, raw.ReleaseDate)
+	if err != nil {
+		return fmt.Errorf("releaseDate: %w", err)
+	}
+	out.ReleaseDate = t.UTC()
+	return nil
+}
+
+func decodeBundle(v cue.Value, root string) (*api.Bundle, Errors) {
+	var raw struct {
+		Name        string `json:"name"`
+		Version     string `json:"version"`
+		ReleaseDate string `json:"releaseDate"`
+		Description string `json:"description"`
+	}
+	pos := userPos(v, root)
+	if err := decode(v, &raw); err != nil {
+		return nil, Errors{{Pos: pos, Msg: err.Error()}}
+	}
+	t, err := time.Parse(time.RFC3339, raw.ReleaseDate)
+	if err != nil {
+		return nil, Errors{{Pos: pos, Path: "releaseDate", Msg: err.Error()}}
+	}
+	b := &api.Bundle{Name: raw.Name, Version: raw.Version, ReleaseDate: t.UTC(), Description: raw.Description}
+	iter, err := v.LookupPath(cue.ParsePath("components")).Fields()
+	if err != nil {
+		return nil, fromCUE(err, root, nil)
+	}
+	var errs Errors
+	for iter.Next() {
+		c := &api.Component{}
+		cv := iter.Value()
+		c.Pos = userPos(cv, root)
+		if err := decode(cv, c); err != nil {
+			errs = append(errs, &Error{Pos: c.Pos, Component: iter.Selector().String(), Msg: err.Error()})
+			continue
+		}
+		if c.Values == nil {
+			c.Values = map[string]any{}
+		}
+		errs = append(errs, resolveChart(c, root)...)
+		b.Components = append(b.Components, c)
+	}
+	sort.Slice(b.Components, func(i, j int) bool { return b.Components[i].Name < b.Components[j].Name })
+	return b, errs
+}
+
+// userPos is where v is declared in the user's files: the first conjunct of
+// v that is not a schema, so a component points at its bundle file rather
+// than at the definition it unifies with.
+func userPos(v cue.Value, root string) string {
+	if op, args := v.Expr(); op == cue.AndOp {
+		for _, a := range args {
+			if p := relPos(a.Pos(), root); p != "" && !strings.HasPrefix(p, "schemas/") {
+				return p
+			}
+		}
+	}
+	return relPos(v.Pos(), root)
+}

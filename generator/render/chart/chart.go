@@ -1,0 +1,281 @@
+package chart
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	cutil "helm.sh/helm/v4/pkg/chart/common/util"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/lint"
+	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
+	"sigs.k8s.io/yaml"
+
+	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/plan"
+)
+
+// VendorDir is where vendored upstream chart archives live, relative to the
+// project root.
+const VendorDir = "packages/vendor"
+
+// DefaultKubeVersion is the Kubernetes version charts are rendered for
+// unless a build asks for another.
+const DefaultKubeVersion = "v1.33.0"
+
+// Options configure a chart build.
+type Options struct {
+	// Root is the project root (for vendored upstream charts).
+	Root string
+	// Bundle is the bundle's name, for the notes of wrapper charts.
+	Bundle string
+	// ReleaseDate is stamped on every file of the chart.
+	ReleaseDate time.Time
+	// KubeVersion charts are linted and rendered for.
+	KubeVersion string
+	// ScratchDir is a directory the build may write into (lint needs the
+	// chart on disk).
+	ScratchDir string
+}
+
+// Chart is a packaged chart.
+type Chart struct {
+	Name     string
+	Version  string
+	Metadata *chartv2.Metadata
+	// Archive is the .tgz, byte-for-byte what is written and pushed.
+	Archive []byte
+	// Manifests are the rendered objects by source file ("name/templates/x.yaml",
+	// CRDs as "name/crds/x.yaml"), empty output left out.
+	Manifests map[string]string
+	// Lint holds Helm lint's messages below error severity.
+	Lint []string
+}
+
+// ErrNotVendored is returned when an upstream chart a component wraps is not
+// in the vendor directory yet.
+var ErrNotVendored = errors.New("upstream chart not vendored")
+
+// Build packages, lints and renders the chart of one step.
+func Build(s *plan.Step, opts Options) (*Chart, error) {
+	comp := s.Component
+	c, err := load(s, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.StampModTimes(opts.ReleaseDate)
+
+	caps := common.DefaultCapabilities.Copy()
+	if opts.KubeVersion == "" {
+		opts.KubeVersion = DefaultKubeVersion
+	}
+	kv, err := common.ParseKubeVersion(opts.KubeVersion)
+	if err != nil {
+		return nil, fmt.Errorf("kube version %q: %w", opts.KubeVersion, err)
+	}
+	caps.KubeVersion = *kv
+
+	stage, err := os.MkdirTemp(opts.ScratchDir, "chart-"+s.Chart+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(stage)
+	if err := chartutil.SaveDir(c, stage); err != nil {
+		return nil, fmt.Errorf("staging chart: %w", err)
+	}
+	out := &Chart{Name: s.Chart, Version: s.Version, Metadata: c.Metadata}
+	linted := lint.RunAll(filepath.Join(stage, c.Name()), s.Values, comp.Namespace, lint.WithKubeVersion(kv))
+	var lintErrs []error
+	for _, m := range linted.Messages {
+		path := strings.TrimPrefix(m.Path, stage+string(filepath.Separator))
+		msg := fmt.Sprintf("%s: %v", path, m.Err)
+		if m.Severity >= support.ErrorSev {
+			lintErrs = append(lintErrs, errors.New(msg))
+		} else if m.Severity >= support.WarningSev {
+			out.Lint = append(out.Lint, msg)
+		}
+	}
+	if len(lintErrs) > 0 {
+		return nil, fmt.Errorf("lint: %w", errors.Join(lintErrs...))
+	}
+
+	vals, err := cutil.ToRenderValues(c, s.Values, common.ReleaseOptions{
+		Name: comp.ReleaseName, Namespace: comp.Namespace, IsInstall: true,
+	}, caps)
+	if err != nil {
+		return nil, fmt.Errorf("values: %w", err)
+	}
+	rendered, err := engine.Render(c, vals)
+	if err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	out.Manifests = map[string]string{}
+	for name, body := range rendered {
+		if strings.HasSuffix(name, "NOTES.txt") || strings.TrimSpace(body) == "" {
+			continue
+		}
+		out.Manifests[name] = body
+	}
+	for _, crd := range c.CRDObjects() {
+		out.Manifests[crd.Filename] = string(crd.File.Data)
+	}
+
+	path, err := chartutil.Save(c, stage)
+	if err != nil {
+		return nil, fmt.Errorf("packaging: %w", err)
+	}
+	if out.Archive, err = os.ReadFile(path); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FileName is the name of a chart's archive.
+func FileName(name, version string) string { return name + "-" + version + ".tgz" }
+
+// SortedManifests returns the rendered objects as one YAML stream, ordered by
+// source file, each under a "# Source:" comment like helm template prints.
+func (c *Chart) SortedManifests() string {
+	names := make([]string, 0, len(c.Manifests))
+	for n := range c.Manifests {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		body := strings.TrimLeft(c.Manifests[n], "\n")
+		body = strings.TrimPrefix(body, "---\n")
+		fmt.Fprintf(&b, "---\n# Source: %s\n%s", n, body)
+		if !strings.HasSuffix(body, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+// load reads the chart of a step and sets what distgen owns: name, version,
+// apiVersion v2 and the merged values.yaml.
+func load(s *plan.Step, opts Options) (*chartv2.Chart, error) {
+	comp := s.Component
+	var c *chartv2.Chart
+	if comp.ChartDir != "" {
+		var err error
+		if c, err = loader.LoadDir(comp.ChartDir); err != nil {
+			return nil, fmt.Errorf("loading chart %s: %w", comp.Chart.Path, err)
+		}
+		// Values files other than values.yaml are merged into values.yaml;
+		// shipping them too would suggest they still apply.
+		extra := map[string]bool{}
+		for _, f := range comp.ValuesFiles {
+			if f != chartutil.ValuesfileName {
+				extra[filepath.ToSlash(f)] = true
+			}
+		}
+		files := c.Files[:0]
+		for _, f := range c.Files {
+			if !extra[f.Name] {
+				files = append(files, f)
+			}
+		}
+		c.Files = files
+	} else {
+		var err error
+		if c, err = wrapper(s, opts); err != nil {
+			return nil, err
+		}
+	}
+	c.Metadata.APIVersion = chartv2.APIVersionV2
+	c.Metadata.Name = s.Chart
+	c.Metadata.Version = s.Version
+	if c.Metadata.AppVersion == "" && len(comp.Chart.Upstream) == 1 {
+		c.Metadata.AppVersion = comp.Chart.Upstream[0].Version
+	}
+	if err := setValues(c, s, len(comp.ValuesFiles) > 1); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// setValues makes the chart's values.yaml the merged values files. A single
+// values.yaml is kept as written, comments and all.
+func setValues(c *chartv2.Chart, s *plan.Step, merged bool) error {
+	c.Values = s.ChartValues
+	var raw *common.File
+	for _, f := range c.Raw {
+		if f.Name == chartutil.ValuesfileName {
+			raw = f
+		}
+	}
+	if raw != nil && !merged {
+		return nil
+	}
+	data := []byte("{}\n")
+	if len(s.ChartValues) > 0 {
+		var err error
+		if data, err = yaml.Marshal(s.ChartValues); err != nil {
+			return fmt.Errorf("values: %w", err)
+		}
+	}
+	if merged {
+		data = append([]byte(fmt.Sprintf("# Merged by distgen from %s.\n", strings.Join(s.Component.ValuesFiles, ", "))), data...)
+	}
+	if raw == nil {
+		c.Raw = append(c.Raw, &common.File{Name: chartutil.ValuesfileName, Data: data})
+	} else {
+		raw.Data = data
+	}
+	return nil
+}
+
+// wrapper builds the chart of a component that wraps upstream charts: the
+// vendored upstream archives are its dependencies.
+func wrapper(s *plan.Step, opts Options) (*chartv2.Chart, error) {
+	comp := s.Component
+	c := &chartv2.Chart{Metadata: &chartv2.Metadata{
+		APIVersion:  chartv2.APIVersionV2,
+		Name:        s.Chart,
+		Version:     s.Version,
+		Type:        "application",
+		Description: fmt.Sprintf("%s for the %s platform, wrapping upstream charts", comp.Name, opts.Bundle),
+	}}
+	var notes strings.Builder
+	fmt.Fprintf(&notes, "%s wraps these upstream charts with the platform's values:\n", comp.Name)
+	for _, u := range comp.Chart.Upstream {
+		path := filepath.Join(opts.Root, VendorDir, u.ArchiveName())
+		sub, err := loader.LoadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s %s from %s is not in %s; vendor it with: %s",
+				ErrNotVendored, u.Name, u.Version, u.Repository, VendorDir, pullCommand(u))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("loading vendored chart %s: %w", u.ArchiveName(), err)
+		}
+		if sub.Metadata.Name != u.Name || sub.Metadata.Version != u.Version {
+			return nil, fmt.Errorf("vendored chart %s holds %s %s, want %s %s",
+				u.ArchiveName(), sub.Metadata.Name, sub.Metadata.Version, u.Name, u.Version)
+		}
+		c.Metadata.Dependencies = append(c.Metadata.Dependencies, &chartv2.Dependency{
+			Name: u.Name, Version: u.Version, Repository: u.Repository, Alias: u.Alias,
+		})
+		c.AddDependency(sub)
+		fmt.Fprintf(&notes, "- %s %s from %s\n", u.Name, u.Version, u.Repository)
+	}
+	c.Templates = []*common.File{{Name: "templates/NOTES.txt", Data: []byte(notes.String())}}
+	return c, nil
+}
+
+// pullCommand is the helm command that fetches u into the vendor directory.
+func pullCommand(u api.Upstream) string {
+	if strings.HasPrefix(u.Repository, "oci://") {
+		return fmt.Sprintf("helm pull %s/%s --version %s -d %s", strings.TrimSuffix(u.Repository, "/"), u.Name, u.Version, VendorDir)
+	}
+	return fmt.Sprintf("helm pull %s --repo %s --version %s -d %s", u.Name, u.Repository, u.Version, VendorDir)
+}

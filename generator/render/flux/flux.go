@@ -1,0 +1,219 @@
+package flux
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/plan"
+)
+
+// Annotations that tell Flux's kustomize-controller how to treat objects.
+const (
+	annotationSubstitute = "kustomize.toolkit.fluxcd.io/substitute"
+	annotationPrune      = "kustomize.toolkit.fluxcd.io/prune"
+)
+
+// Remediation retries for install and upgrade.
+const retries = 3
+
+// File is one rendered file, its path relative to the flux/ directory.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// Render builds the Flux objects of a plan. digests maps each step's chart
+// name to the OCI manifest digest of its chart artifact.
+func Render(p *plan.Plan, digests map[string]string) ([]File, error) {
+	var files []File
+	var nsDocs [][]byte
+	for _, ns := range p.Namespaces {
+		b, err := marshal(Namespace(p.Bundle.Name, ns))
+		if err != nil {
+			return nil, err
+		}
+		nsDocs = append(nsDocs, b)
+	}
+	files = append(files, File{Path: "namespaces.yaml", Data: join(nsDocs)})
+	for _, s := range p.Steps {
+		digest, ok := digests[s.Chart]
+		if !ok {
+			return nil, fmt.Errorf("component %q: no digest for chart %q", s.Component.Name, s.Chart)
+		}
+		repo := OCIRepository(p.Bundle.Name, s, digest)
+		hr, err := HelmRelease(p.Bundle.Name, s)
+		if err != nil {
+			return nil, fmt.Errorf("component %q: %w", s.Component.Name, err)
+		}
+		var docs [][]byte
+		for _, obj := range []any{repo, hr} {
+			b, err := marshal(obj)
+			if err != nil {
+				return nil, fmt.Errorf("component %q: %w", s.Component.Name, err)
+			}
+			docs = append(docs, b)
+		}
+		files = append(files, File{Path: ComponentFile(s.Component.Name), Data: join(docs)})
+	}
+	k := kustypes.Kustomization{TypeMeta: kustypes.TypeMeta{
+		APIVersion: kustypes.KustomizationVersion, Kind: kustypes.KustomizationKind,
+	}}
+	for _, f := range files {
+		k.Resources = append(k.Resources, f.Path)
+	}
+	kb, err := yaml.Marshal(k)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, File{Path: "kustomization.yaml", Data: kb})
+	return files, nil
+}
+
+// ComponentFile is the file holding a component's source and release.
+func ComponentFile(component string) string { return "components/" + component + ".yaml" }
+
+// ChartURL is where a bundle's chart sources find a chart: under the
+// registry that bootstrap substitutes for ${DISTGEN_REGISTRY}.
+func ChartURL(chart string) string {
+	return "oci://${" + api.RegistryVariable + "}/charts/" + chart
+}
+
+func labels(bundle, component string) map[string]string {
+	l := map[string]string{api.LabelManagedBy: api.ManagedBy, api.LabelBundle: bundle}
+	if component != "" {
+		l[api.LabelComponent] = component
+	}
+	return l
+}
+
+// Namespace is a namespace of the platform. Flux never prunes it: removing a
+// component from a bundle must not delete a namespace and all it holds.
+func Namespace(bundle string, ns plan.Namespace) *corev1.Namespace {
+	obj := &corev1.Namespace{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        ns.Name,
+			Labels:      labels(bundle, ""),
+			Annotations: map[string]string{annotationPrune: "disabled", annotationSubstitute: "disabled"},
+		},
+	}
+	if ns.Privileged {
+		for _, mode := range []string{"enforce", "audit", "warn"} {
+			obj.Labels["pod-security.kubernetes.io/"+mode] = "privileged"
+		}
+	}
+	return obj
+}
+
+// OCIRepository is the source of a step's chart, pinned by digest.
+func OCIRepository(bundle string, s *plan.Step, digest string) *sourcev1.OCIRepository {
+	c := s.Component
+	return &sourcev1.OCIRepository{
+		TypeMeta: metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.OCIRepositoryKind},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: c.Name, Namespace: c.Namespace, Labels: labels(bundle, c.Name),
+		},
+		Spec: sourcev1.OCIRepositorySpec{
+			URL:       ChartURL(s.Chart),
+			Reference: &sourcev1.OCIRepositoryRef{Digest: digest},
+			LayerSelector: &sourcev1.OCILayerSelector{
+				MediaType: api.MediaTypeHelmChart,
+				Operation: sourcev1.OCILayerCopy,
+			},
+			Interval: duration(c.Interval),
+		},
+	}
+}
+
+// HelmRelease installs a step's chart with the bundle's values.
+func HelmRelease(bundle string, s *plan.Step) (*helmv2.HelmRelease, error) {
+	c := s.Component
+	values, err := json.Marshal(s.Values)
+	if err != nil {
+		return nil, fmt.Errorf("values: %w", err)
+	}
+	timeout := duration(c.Timeout)
+	crds := helmv2.CRDsPolicy(c.CRDs)
+	hr := &helmv2.HelmRelease{
+		TypeMeta: metav1.TypeMeta{APIVersion: helmv2.GroupVersion.String(), Kind: helmv2.HelmReleaseKind},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: c.Name, Namespace: c.Namespace, Labels: labels(bundle, c.Name),
+			// Values are the user's: a "${...}" in them is not Flux's to fill.
+			Annotations: map[string]string{annotationSubstitute: "disabled"},
+		},
+		Spec: helmv2.HelmReleaseSpec{
+			ChartRef: &helmv2.CrossNamespaceSourceReference{
+				Kind: sourcev1.OCIRepositoryKind, Name: c.Name, Namespace: c.Namespace,
+			},
+			ReleaseName:     c.ReleaseName,
+			TargetNamespace: c.Namespace,
+			Interval:        duration(c.Interval),
+			Timeout:         &timeout,
+			Install: &helmv2.Install{
+				CRDs:        crds,
+				DisableWait: !c.Wait,
+				Remediation: &helmv2.InstallRemediation{Retries: retries},
+			},
+			Upgrade: &helmv2.Upgrade{
+				CRDs:        crds,
+				DisableWait: !c.Wait,
+				Remediation: &helmv2.UpgradeRemediation{Retries: retries, RemediateLastFailure: ptr(true)},
+			},
+		},
+	}
+	if len(s.Values) > 0 {
+		hr.Spec.Values = &apiextensionsv1.JSON{Raw: values}
+	}
+	for _, d := range s.DependsOn {
+		hr.Spec.DependsOn = append(hr.Spec.DependsOn, helmv2.DependencyReference{Name: d.Name, Namespace: d.Namespace})
+	}
+	return hr, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// duration converts a duration the schema has already validated.
+func duration(d api.Duration) metav1.Duration {
+	v, _ := d.Parse()
+	return metav1.Duration{Duration: v.Round(time.Millisecond)}
+}
+
+// marshal serialises a typed object without the fields a generated manifest
+// must not carry: an empty status or spec and a null creationTimestamp.
+func marshal(obj any) ([]byte, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	if spec, ok := m["spec"].(map[string]any); ok && len(spec) == 0 {
+		delete(m, "spec")
+	}
+	if meta, ok := m["metadata"].(map[string]any); ok {
+		delete(meta, "creationTimestamp")
+	}
+	return yaml.Marshal(m)
+}
+
+func join(docs [][]byte) []byte {
+	var out []byte
+	for _, d := range docs {
+		out = append(out, "---\n"...)
+		out = append(out, d...)
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+package tests
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
+)
+
+// The demo bundle's Flux objects and release.json are pinned by golden
+// files; run with -update to rewrite them after an intended change.
+func TestDemoGolden(t *testing.T) {
+	out, _ := build(t, repoRoot, "demo")
+	golden := filepath.Join("testdata", "golden", "demo")
+	got := map[string][]byte{}
+	for _, pattern := range []string{"release.json", "flux/*.yaml", "flux/components/*.yaml"} {
+		matches, _ := filepath.Glob(filepath.Join(out, pattern))
+		for _, m := range matches {
+			b, err := os.ReadFile(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel, _ := filepath.Rel(out, m)
+			got[rel] = b
+		}
+	}
+	if *update {
+		os.RemoveAll(golden)
+		for rel, b := range got {
+			path := filepath.Join(golden, rel)
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	want := map[string][]byte{}
+	err := filepath.Walk(golden, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(golden, path)
+		want[rel] = b
+		return err
+	})
+	if err != nil {
+		t.Fatalf("reading golden files (run go test ./tests -run TestDemoGolden -update): %v", err)
+	}
+	for rel, w := range want {
+		if g, ok := got[rel]; !ok {
+			t.Errorf("%s: not produced", rel)
+		} else if !bytes.Equal(g, w) {
+			t.Errorf("%s differs from its golden file:\n--- got\n%s\n--- want\n%s", rel, g, w)
+		}
+	}
+	for rel := range got {
+		if _, ok := want[rel]; !ok {
+			t.Errorf("%s: produced but has no golden file", rel)
+		}
+	}
+}
+
+// Two builds give the same bytes; so does a build from a fresh copy of the
+// sources in which every file has a new mtime, in another directory.
+func TestReproducible(t *testing.T) {
+	first, _ := build(t, repoRoot, "demo")
+	second, _ := build(t, repoRoot, "demo")
+	want := hashes(t, first)
+	if got := hashes(t, second); !reflect.DeepEqual(got, want) {
+		t.Fatalf("two builds differ:\n%v\n%v", got, want)
+	}
+
+	fresh := copyProject(t, repoRoot)
+	future := time.Now().Add(48 * time.Hour)
+	err := filepath.Walk(fresh, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(path, future, future)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, _ := build(t, fresh, "demo")
+	if got := hashes(t, third); !reflect.DeepEqual(got, want) {
+		for name, h := range got {
+			if want[name] != h {
+				t.Errorf("%s differs after touching and copying the sources", name)
+			}
+		}
+	}
+}
+
+// Every generated object decodes strictly into its Flux or Kubernetes API
+// type and encodes back to the same object.
+func TestFluxObjectsRoundTrip(t *testing.T) {
+	out, res := build(t, repoRoot, "demo")
+	files, _ := filepath.Glob(filepath.Join(out, "flux", "components", "*.yaml"))
+	files = append(files, filepath.Join(out, "flux", "namespaces.yaml"))
+	kinds := map[string]int{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(string(b), "---\n") {
+			if strings.TrimSpace(doc) == "" {
+				continue
+			}
+			var meta struct{ Kind string }
+			if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+				t.Fatal(err)
+			}
+			var obj any
+			switch meta.Kind {
+			case "Namespace":
+				obj = &corev1.Namespace{}
+			case sourcev1.OCIRepositoryKind:
+				obj = &sourcev1.OCIRepository{}
+			case helmv2.HelmReleaseKind:
+				obj = &helmv2.HelmRelease{}
+			default:
+				t.Fatalf("%s: unexpected kind %q", f, meta.Kind)
+			}
+			kinds[meta.Kind]++
+			if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+				t.Fatalf("%s: %s does not decode strictly: %v", f, meta.Kind, err)
+			}
+			var typed, generic map[string]any
+			tb, _ := yaml.Marshal(obj)
+			if err := yaml.Unmarshal(tb, &typed); err != nil {
+				t.Fatal(err)
+			}
+			if err := yaml.Unmarshal([]byte(doc), &generic); err != nil {
+				t.Fatal(err)
+			}
+			delete(typed, "status")
+			delete(typed["metadata"].(map[string]any), "creationTimestamp")
+			if s, ok := typed["spec"].(map[string]any); ok && len(s) == 0 {
+				delete(typed, "spec")
+			}
+			if !reflect.DeepEqual(typed, generic) {
+				t.Errorf("%s: %s changes through its API type:\n%s\nvs\n%s", f, meta.Kind, tb, doc)
+			}
+		}
+	}
+	n := len(res.Release.Components)
+	if kinds[sourcev1.OCIRepositoryKind] != n || kinds[helmv2.HelmReleaseKind] != n || kinds["Namespace"] == 0 {
+		t.Errorf("object counts %v for %d components", kinds, n)
+	}
+
+	var k kustypes.Kustomization
+	b, err := os.ReadFile(filepath.Join(out, "flux", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(b, &k); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, f := range files {
+		rel, _ := filepath.Rel(filepath.Join(out, "flux"), f)
+		listed = append(listed, filepath.ToSlash(rel))
+	}
+	sort.Strings(listed)
+	got := append([]string(nil), k.Resources...)
+	sort.Strings(got)
+	if !reflect.DeepEqual(got, listed) || k.Resources[0] != "namespaces.yaml" {
+		t.Errorf("kustomization resources %v, want %v with namespaces first", k.Resources, listed)
+	}
+}

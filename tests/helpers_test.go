@@ -1,0 +1,54 @@
+package tests
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"path/filepath"
+	"testing"
+
+	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/tests/fixture"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// repoRoot is the repository this test runs in.
+const repoRoot = ".."
+
+// build builds a bundle of the project at dir into a fresh directory.
+func build(t *testing.T, dir, bundle string) (string, *action.BuildResult) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), bundle)
+	a := &action.Build{Project: action.Project{Dir: dir, Bundle: bundle}, Out: out}
+	res, err := a.Run(context.Background())
+	if err != nil {
+		t.Fatalf("build %s: %v", bundle, err)
+	}
+	return out, res
+}
+
+// hashes returns the sha256 of every file under dir.
+func hashes(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, b := range fixture.Read(t, dir) {
+		sum := sha256.Sum256(b)
+		out[name] = hex.EncodeToString(sum[:])
+	}
+	if len(out) == 0 {
+		t.Fatalf("no files under %s", dir)
+	}
+	return out
+}
+
+// projectSources are the files a build reads.
+var projectSources = []string{"versions.cue", "bundles", "packages", "schemas", "cue.mod"}
+
+// copyProject copies a project's sources into a fresh directory; every file
+// gets a new mtime.
+func copyProject(t *testing.T, src string) string {
+	t.Helper()
+	return fixture.Copy(t, src, projectSources...)
+}

@@ -1,0 +1,167 @@
+package tests
+
+import (
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"sigs.k8s.io/yaml"
+
+	"github.com/distgen/distgen/generator/artifact"
+	"github.com/distgen/distgen/generator/render/flux"
+)
+
+// helmCLI returns the helm binary named by env (make test sets it to a
+// CLI built from the Go module proxy); without it the test is skipped,
+// with it set but not runnable the test fails.
+func helmCLI(t *testing.T, env string) string {
+	t.Helper()
+	bin := os.Getenv(env)
+	if bin == "" {
+		t.Skipf("%s not set (make test sets it)", env)
+	}
+	out, err := exec.Command(bin, "version", "--short").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s=%s: %v: %s", env, bin, err, out)
+	}
+	t.Logf("%s: %s", env, strings.TrimSpace(string(out)))
+	return bin
+}
+
+// The charts distgen packages are accepted by the real helm CLI, v3 and v4:
+// lint passes and template renders what distgen rendered.
+func TestHelmCLIAcceptsCharts(t *testing.T) {
+	out, res := build(t, repoRoot, "demo")
+	for _, env := range []string{"DISTGEN_HELM3", "DISTGEN_HELM4"} {
+		t.Run(env, func(t *testing.T) {
+			helm := helmCLI(t, env)
+			home := t.TempDir()
+			for _, c := range res.Release.Components {
+				tgz := filepath.Join(out, c.Chart.File)
+				values := releaseValues(t, out, c.Name, home)
+				cmd := exec.Command(helm, "lint", tgz, "-f", values)
+				cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
+				if b, err := cmd.CombinedOutput(); err != nil {
+					t.Errorf("helm lint %s: %v\n%s", c.Chart.File, err, b)
+				}
+				cmd = exec.Command(helm, "template", c.ReleaseName, tgz, "--namespace", c.Namespace, "--include-crds", "-f", values)
+				cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
+				b, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Errorf("helm template %s: %v\n%s", c.Chart.File, err, b)
+					continue
+				}
+				if !strings.Contains(string(b), "kind: ") {
+					t.Errorf("helm template %s rendered no objects:\n%s", c.Chart.File, b)
+				}
+			}
+		})
+	}
+}
+
+// releaseValues writes the values of a component's HelmRelease, as Flux
+// passes them to Helm, into a file under dir.
+func releaseValues(t *testing.T, out, component, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "flux", flux.ComponentFile(component)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(b), "---\n") {
+		var hr helmv2.HelmRelease
+		if err := yaml.Unmarshal([]byte(doc), &hr); err != nil {
+			t.Fatal(err)
+		}
+		if hr.Kind != helmv2.HelmReleaseKind {
+			continue
+		}
+		values := []byte("{}")
+		if hr.Spec.Values != nil {
+			values = hr.Spec.Values.Raw
+		}
+		path := filepath.Join(dir, component+"-values.json")
+		if err := os.WriteFile(path, values, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	t.Fatalf("no HelmRelease for %s", component)
+	return ""
+}
+
+// The digests build computes before anything is pushed are the digests a
+// registry computes when the artifacts are pushed to it.
+func TestDigestsMatchRegistry(t *testing.T) {
+	out, res := build(t, repoRoot, "demo")
+	srv := httptest.NewServer(registry.New())
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	created, err := time.Parse(time.RFC3339, res.Release.ReleaseDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Release.Components {
+		archive, err := os.ReadFile(filepath.Join(out, c.Chart.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := artifact.Chart(archive, created)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.ParseReference(host + "/distgen/" + c.Chart.Repository + ":" + c.Chart.Tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatalf("push %s: %v", ref, err)
+		}
+		desc, err := remote.Head(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc.Digest.String() != c.Chart.Digest {
+			t.Errorf("%s: registry has %s, release.json says %s", ref, desc.Digest, c.Chart.Digest)
+		}
+	}
+
+	// The bundle artifact, rebuilt from the files in the output directory.
+	var files []artifact.File
+	err = filepath.Walk(filepath.Join(out, "flux"), func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(filepath.Join(out, "flux"), path)
+		files = append(files, artifact.File{Path: filepath.ToSlash(rel), Data: b})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := artifact.Bundle(files, artifact.BundleMeta{
+		Source: "distgen:bundles/demo", Version: res.Release.Version, Created: created,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(host + "/distgen/" + res.Release.Artifact.Repository + ":" + res.Release.Artifact.Tag)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.Digest.String() != res.Release.Artifact.Digest {
+		t.Errorf("bundle: registry has %s, release.json says %s", desc.Digest, res.Release.Artifact.Digest)
+	}
+}
