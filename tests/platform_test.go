@@ -1,0 +1,117 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+
+	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/generator/load"
+	"github.com/distgen/distgen/generator/render/chart"
+)
+
+// vendorFixtures places, for every upstream chart the project's bundles
+// wrap, a small chart of that name and version where vendored charts go.
+// Each renders a ConfigMap holding the values it received, so a test can
+// see that the wrapper passed the platform values down.
+func vendorFixtures(t *testing.T, root string) int {
+	t.Helper()
+	proj, err := load.Project(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, chart.VendorDir)
+	n := 0
+	for _, b := range proj.Bundles {
+		for _, c := range b.Components {
+			for _, u := range c.Chart.Upstream {
+				if _, err := os.Stat(filepath.Join(dir, u.ArchiveName())); err == nil {
+					continue
+				}
+				ch := &chartv2.Chart{
+					Metadata: &chartv2.Metadata{APIVersion: chartv2.APIVersionV2, Name: u.Name, Version: u.Version, Type: "application"},
+					Templates: []*common.File{{Name: "templates/values.yaml", Data: []byte(
+						"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-{{ .Chart.Name }}\ndata:\n  values: {{ toJson .Values | quote }}\n")}},
+					Raw: []*common.File{{Name: "values.yaml", Data: []byte("fixture: true\n")}},
+				}
+				ch.Values = map[string]any{"fixture": true}
+				if _, err := chartutil.Save(ch, dir); err != nil {
+					t.Fatal(err)
+				}
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// The full platform catalog builds once its upstream charts are vendored:
+// 79 enabled components over 9 dependency levels, wrapper charts carrying
+// the upstream charts and the platform values under their names.
+func TestPlatformBuildsWithVendoredCharts(t *testing.T) {
+	root := copyProject(t, repoRoot)
+	if n := vendorFixtures(t, root); n < 30 {
+		t.Fatalf("vendored %d fixture charts, want the catalog's 30+", n)
+	}
+	out, res := build(t, root, "platform")
+	if got := len(res.Release.Components); got != 79 {
+		t.Errorf("%d components built, want 79 (87 less 8 optional)", got)
+	}
+	levels := map[string]int{}
+	depth := 0
+	for _, c := range res.Release.Components {
+		l := 0
+		for _, d := range c.DependsOn {
+			if _, ok := levels[d]; !ok {
+				t.Fatalf("%s is listed before its dependency %s", c.Name, d)
+			}
+			l = max(l, levels[d]+1)
+		}
+		levels[c.Name] = l
+		depth = max(depth, l+1)
+	}
+	if depth != 9 {
+		t.Errorf("dependency depth %d, want 9", depth)
+	}
+
+	// cilium's values reach the vendored cilium chart through its wrapper.
+	tmpl := &action.Template{Project: action.Project{Dir: root, Bundle: "platform"}, Component: "cilium"}
+	manifests, err := tmpl.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"charts/cilium/templates/values.yaml", `\"kubeProxyReplacement\":true`, `\"chainingMode\":\"generic-veth\"`} {
+		if !strings.Contains(manifests, want) {
+			t.Errorf("cilium manifests lack %s:\n%s", want, manifests)
+		}
+	}
+
+	// The real helm CLIs render a wrapper chart with its vendored dependency.
+	for _, env := range []string{"DISTGEN_HELM3", "DISTGEN_HELM4"} {
+		bin := os.Getenv(env)
+		if bin == "" {
+			continue
+		}
+		for _, c := range res.Release.Components {
+			if c.Name != "monitoring-agents" && c.Name != "cilium" {
+				continue
+			}
+			home := t.TempDir()
+			cmd := exec.Command(bin, "template", c.ReleaseName, filepath.Join(out, c.Chart.File), "--namespace", c.Namespace)
+			cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
+			b, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Errorf("%s template %s: %v\n%s", env, c.Chart.File, err, b)
+			}
+			if c.Name == "monitoring-agents" && strings.Count(string(b), "kind: ConfigMap") != 3 {
+				t.Errorf("%s: monitoring-agents should render its 3 upstream charts:\n%s", env, b)
+			}
+		}
+	}
+}
