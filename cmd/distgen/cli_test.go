@@ -1,0 +1,150 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/distgen/distgen/generator/api"
+)
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := runCLI(t, args...)
+	if code != exitOK {
+		t.Fatalf("distgen %v: exit %d\n%s", args, code, errOut)
+	}
+	return out
+}
+
+func TestVersion(t *testing.T) {
+	var v versionInfo
+	if err := json.Unmarshal([]byte(mustRun(t, "version", "-o", "json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Version == "" || !strings.HasPrefix(v.Go, "go") {
+		t.Errorf("version info %+v", v)
+	}
+	if out := mustRun(t, "version"); !strings.HasPrefix(out, "distgen ") {
+		t.Errorf("version text %q", out)
+	}
+}
+
+func TestVet(t *testing.T) {
+	out := mustRun(t, "vet", "-C", "testdata/base")
+	if want := "ok  bundle test 1.2.3: 4 components (3 enabled) in 2 namespaces, 3 dependency levels\n"; out != want {
+		t.Errorf("vet printed %q, want %q", out, want)
+	}
+	var res []map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, "vet", "-C", "testdata/base", "-o", "json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0]["name"] != "test" || res[0]["levels"] != 3.0 {
+		t.Errorf("vet -o json: %v", res)
+	}
+	// From a directory below the project root, the root is found.
+	mustRun(t, "vet", "-C", "testdata/base/packages/system/app")
+}
+
+func TestBuildOutput(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "dist")
+	stdout := mustRun(t, "build", "-C", "testdata/base", "--out", out, "-o", "json")
+	var printed api.Release
+	if err := json.Unmarshal([]byte(stdout), &printed); err != nil {
+		t.Fatal(err)
+	}
+	var written api.Release
+	b, err := os.ReadFile(filepath.Join(out, "release.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &written); err != nil {
+		t.Fatal(err)
+	}
+	if printed.Artifact.Digest == "" || printed.Artifact.Digest != written.Artifact.Digest || len(written.Components) != 3 {
+		t.Errorf("printed %+v, wrote %+v", printed.Artifact, written.Artifact)
+	}
+	// A second build replaces the first one's output.
+	text := mustRun(t, "build", "-C", "testdata/base", "--out", out)
+	if !strings.Contains(text, "bundle  bundles/test:1.2.3") || !strings.Contains(text, written.Artifact.Digest) {
+		t.Errorf("build text output:\n%s", text)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(out))
+	if len(entries) != 1 {
+		t.Errorf("build left %d entries beside its output", len(entries))
+	}
+}
+
+func TestBuildRefusesForeignDirectory(t *testing.T) {
+	out := t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, "precious.txt"), []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "build", "-C", "testdata/base", "--out", out)
+	if code != exitUser || !strings.Contains(errOut, "refusing to replace it") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "precious.txt")); string(b) != "keep" {
+		t.Error("foreign file changed")
+	}
+}
+
+func TestTemplate(t *testing.T) {
+	out := mustRun(t, "template", "b", "-C", "testdata/base")
+	for _, want := range []string{"# Source: b/templates/configmap.yaml", "name: b", `greeting: "hi"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("template output lacks %q:\n%s", want, out)
+		}
+	}
+	code, _, errOut := runCLI(t, "template", "opt", "-C", "testdata/base")
+	if code != exitUser || !strings.Contains(errOut, `no enabled component "opt"`) {
+		t.Errorf("disabled component: exit %d: %s", code, errOut)
+	}
+}
+
+func TestGraph(t *testing.T) {
+	out := mustRun(t, "graph", "-C", "testdata/base")
+	golden := filepath.Join("testdata", "graph.dot")
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("graph:\n%s\nwant:\n%s", out, want)
+	}
+	if _, err := exec.LookPath("dot"); err != nil {
+		code, _, errOut := runCLI(t, "graph", "-C", "testdata/base", "--format", "svg")
+		if code == exitOK || !strings.Contains(errOut, "graphviz") {
+			t.Errorf("svg without dot: exit %d: %s", code, errOut)
+		}
+		t.Skip("Graphviz's dot is not on PATH (.ci/run installs it)")
+	}
+	svg := mustRun(t, "graph", "-C", "testdata/base", "--format", "svg")
+	if !strings.Contains(svg, "<svg") || !strings.Contains(svg, ">a</text>") {
+		t.Errorf("not an SVG of the graph:\n%.300s", svg)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"build", "--no-such-flag"},
+		{"vet", "-o", "xml", "-C", "testdata/base"},
+		{"graph", "--format", "png", "-C", "testdata/base"},
+		{"vet", "-C", t.TempDir()},
+		{"build", "-C", "../..", "--bundle", "nope"},
+		{"build", "-C", "../.."},
+	} {
+		code, stdout, errOut := runCLI(t, args...)
+		if code != exitUser || stdout != "" || !strings.HasPrefix(errOut, "Error: ") {
+			t.Errorf("distgen %v: exit %d, stdout %q, stderr %q", args, code, stdout, errOut)
+		}
+	}
+}
