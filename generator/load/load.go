@@ -120,8 +120,9 @@ func Project(root string) (*api.Project, error) {
 	if err != nil {
 		return nil, fromCUE(err, root, lookup)
 	}
+	decls := declarations(insts[1].Files, root)
 	for iter.Next() {
-		b, berrs := decodeBundle(iter.Value(), root)
+		b, berrs := decodeBundle(iter.Value(), root, decls)
 		errs = append(errs, berrs...)
 		if b != nil {
 			p.Bundles[b.Name] = b
@@ -212,7 +213,7 @@ func decodeVersions(v cue.Value, out *api.Versions) error {
 	return nil
 }
 
-func decodeBundle(v cue.Value, root string) (*api.Bundle, Errors) {
+func decodeBundle(v cue.Value, root string, decls map[string]string) (*api.Bundle, Errors) {
 	var raw struct {
 		Name        string `json:"name"`
 		Version     string `json:"version"`
@@ -236,7 +237,9 @@ func decodeBundle(v cue.Value, root string) (*api.Bundle, Errors) {
 	for iter.Next() {
 		c := &api.Component{}
 		cv := iter.Value()
-		c.Pos = userPos(cv, root)
+		if c.Pos = decls[raw.Name+"/"+iter.Selector().Unquoted()]; c.Pos == "" {
+			c.Pos = userPos(cv, root)
+		}
 		if err := decode(cv, c); err != nil {
 			errs = append(errs, &Error{Pos: c.Pos, Component: iter.Selector().String(), Msg: err.Error()})
 			continue
