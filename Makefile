@@ -25,7 +25,7 @@ build: ## Build bin/distgen
 demo: build ## Build the demo bundle into dist/demo (offline, no registry or cluster)
 	$(DISTGEN) vet
 	$(DISTGEN) build --bundle demo
-	$(DISTGEN) graph --bundle demo > dist/demo/graph.dot
+	$(DISTGEN) graph --bundle demo > dist/demo.dot
 
 test: tools ## Run every test: CUE vet, go vet, unit, CLI and interop tests
 	$(CUE) fmt --check --files schemas bundles versions.cue

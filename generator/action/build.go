@@ -205,6 +205,7 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 				SHA256: hex.EncodeToString(sum[:]), Size: int64(len(charts[i].Archive)),
 			},
 			Upstream: c.Chart.Upstream,
+			Images:   c.Images,
 		}
 		for _, d := range s.DependsOn {
 			rc.DependsOn = append(rc.DependsOn, d.Name)

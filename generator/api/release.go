@@ -33,4 +33,6 @@ type ReleaseComponent struct {
 	DependsOn   []string    `json:"dependsOn,omitempty"`
 	Chart       ArtifactRef `json:"chart"`
 	Upstream    []Upstream  `json:"upstream,omitempty"`
+	// Images the component declares beyond what its templates show.
+	Images []string `json:"images,omitempty"`
 }
