@@ -12,6 +12,8 @@ import (
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	corev1 "k8s.io/api/core/v1"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
@@ -181,5 +183,63 @@ func TestFluxObjectsRoundTrip(t *testing.T) {
 	sort.Strings(got)
 	if !reflect.DeepEqual(got, listed) || k.Resources[0] != "namespaces.yaml" {
 		t.Errorf("kustomization resources %v, want %v with namespaces first", k.Resources, listed)
+	}
+}
+
+// A chart's values files are merged into its packaged values.yaml; a lone
+// values.yaml is kept as written; the other values files are not shipped.
+func TestPackagedValues(t *testing.T) {
+	root := copyProject(t, repoRoot)
+	// tenant-root now takes its chart defaults from another file alone.
+	dir := filepath.Join(root, "packages", "system", "tenant")
+	orig, err := os.ReadFile(filepath.Join(dir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	only := strings.NewReplacer(`tenant: ""`, "tenant: from-file", "isolated: true", "isolated: false").Replace(string(orig))
+	if err := os.WriteFile(filepath.Join(dir, "values-only.yaml"), []byte(only), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(root, "bundles", "demo.cue")
+	b, _ := os.ReadFile(bundle)
+	b = []byte(strings.Replace(string(b), `chart: path: "packages/system/tenant"`, `chart: path: "packages/system/tenant"`+"\n\t\t\tvaluesFiles: [\"values-only.yaml\"]", 1))
+	if err := os.WriteFile(bundle, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := build(t, root, "demo")
+	load := func(name string) *chartv2.Chart {
+		c, err := loader.Load(filepath.Join(out, "charts", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	rawValues := func(c *chartv2.Chart) string {
+		for _, f := range c.Raw {
+			if f.Name == "values.yaml" {
+				return string(f.Data)
+			}
+		}
+		return ""
+	}
+	dash := load("monitoring-dashboards-0.1.0.tgz")
+	if v := rawValues(dash); !strings.Contains(v, "# Merged by distgen from values.yaml, values-platform.yaml.") ||
+		!strings.Contains(v, "title: Tenants") || !strings.Contains(v, "folder: Platform") {
+		t.Errorf("merged values.yaml:\n%s", v)
+	}
+	for _, f := range dash.Files {
+		if f.Name == "values-platform.yaml" {
+			t.Error("a merged values file is still shipped")
+		}
+	}
+	if v := rawValues(load("platform-rbac-0.1.0.tgz")); !strings.HasPrefix(v, "priorityClasses:\n  platform-critical: 1000000\n") {
+		t.Errorf("a lone values.yaml is not kept as written:\n%s", v)
+	}
+	tenant := load("tenant-root-0.1.0.tgz")
+	if v := rawValues(tenant); !strings.HasPrefix(v, "# Merged by distgen from values-only.yaml.\n") || !strings.Contains(v, "tenant: from-file") {
+		t.Errorf("values.yaml of a chart with other values files:\n%s", v)
+	}
+	if tenant.Values["isolated"] != false {
+		t.Errorf("chart values %v", tenant.Values)
 	}
 }

@@ -198,15 +198,15 @@ func load(s *plan.Step, opts Options) (*chartv2.Chart, error) {
 	if c.Metadata.AppVersion == "" && len(comp.Chart.Upstream) == 1 {
 		c.Metadata.AppVersion = comp.Chart.Upstream[0].Version
 	}
-	if err := setValues(c, s, len(comp.ValuesFiles) > 1); err != nil {
+	if err := setValues(c, s); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// setValues makes the chart's values.yaml the merged values files. A single
-// values.yaml is kept as written, comments and all.
-func setValues(c *chartv2.Chart, s *plan.Step, merged bool) error {
+// setValues makes the chart's values.yaml the merged values files. When the
+// values files are just values.yaml, it is kept as written, comments and all.
+func setValues(c *chartv2.Chart, s *plan.Step) error {
 	c.Values = s.ChartValues
 	var raw *common.File
 	for _, f := range c.Raw {
@@ -214,7 +214,9 @@ func setValues(c *chartv2.Chart, s *plan.Step, merged bool) error {
 			raw = f
 		}
 	}
-	if raw != nil && !merged {
+	files := s.Component.ValuesFiles
+	asWritten := len(files) == 1 && files[0] == chartutil.ValuesfileName
+	if raw != nil && asWritten {
 		return nil
 	}
 	data := []byte("{}\n")
@@ -224,8 +226,8 @@ func setValues(c *chartv2.Chart, s *plan.Step, merged bool) error {
 			return fmt.Errorf("values: %w", err)
 		}
 	}
-	if merged {
-		data = append([]byte(fmt.Sprintf("# Merged by distgen from %s.\n", strings.Join(s.Component.ValuesFiles, ", "))), data...)
+	if len(files) > 0 && !asWritten {
+		data = append([]byte(fmt.Sprintf("# Merged by distgen from %s.\n", strings.Join(files, ", "))), data...)
 	}
 	if raw == nil {
 		c.Raw = append(c.Raw, &common.File{Name: chartutil.ValuesfileName, Data: data})
