@@ -136,6 +136,9 @@ func TestGraph(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"build", "--no-such-flag"},
+		{"no-such-command"},
+		{"template"},
+		{"template", "a", "b"},
 		{"vet", "-o", "xml", "-C", "testdata/base"},
 		{"graph", "--format", "png", "-C", "testdata/base"},
 		{"vet", "-C", t.TempDir()},
@@ -146,5 +149,18 @@ func TestUsageErrors(t *testing.T) {
 		if code != exitUser || stdout != "" || !strings.HasPrefix(errOut, "Error: ") {
 			t.Errorf("distgen %v: exit %d, stdout %q, stderr %q", args, code, stdout, errOut)
 		}
+	}
+}
+
+// A fault outside the user's input (here: the output cannot be written)
+// exits with 2.
+func TestInternalErrorExitCode(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "build", "-C", "testdata/base", "--out", filepath.Join(file, "dist"))
+	if code != exitInternal || !strings.Contains(errOut, "not a directory") {
+		t.Errorf("exit %d: %s", code, errOut)
 	}
 }

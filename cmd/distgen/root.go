@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,27 +42,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	s := streams{Out: stdout, Err: stderr}
 	cmd := newRoot(s)
+	// started is set once a command's flags and arguments were accepted;
+	// an error before that is about the command line itself.
+	started := false
+	cmd.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "Error: %v\n", err)
-	if action.IsUserError(err) || isFlagError(err) {
+	var fe flagError
+	if !started || action.IsUserError(err) || errors.As(err, &fe) {
 		return exitUser
 	}
 	return exitInternal
 }
 
-// flagError marks errors cobra reports about the command line itself.
+// flagError marks a flag value the command rejects.
 type flagError struct{ error }
 
 func (e flagError) Unwrap() error { return e.error }
-
-func isFlagError(err error) bool {
-	_, ok := err.(flagError)
-	return ok
-}
 
 func newRoot(s streams) *cobra.Command {
 	g := &globals{}
@@ -75,7 +76,6 @@ Helm charts and the Flux objects that install them in dependency order.`,
 	}
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError{err} })
 	root.PersistentFlags().StringVarP(&g.Dir, "dir", "C", ".", "project directory (or a directory below it)")
 	root.PersistentFlags().StringVar(&g.Bundle, "bundle", "", "bundle to work on (needed when the project has several)")
 	root.AddCommand(
