@@ -22,10 +22,16 @@ help: ## Show this help
 build: ## Build bin/distgen
 	$(GO) build -o $(DISTGEN) ./cmd/distgen
 
-demo: build ## Build the demo bundle into dist/demo (offline, no registry or cluster)
+# Where the demo's bootstrap manifest says the release is served from.
+DEMO_REGISTRY ?= 127.0.0.1:5000/distgen
+
+demo: build ## Build the demo bundle, write it as an OCI layout, print its bootstrap (offline)
 	$(DISTGEN) vet
 	$(DISTGEN) build --bundle demo
+	$(DISTGEN) push --bundle demo --to oci-layout:dist/demo-oci
 	$(DISTGEN) graph --bundle demo > dist/demo.dot
+	@echo "# Bootstrap for the demo bundle once dist/demo-oci is served at $(DEMO_REGISTRY):"
+	@$(DISTGEN) bootstrap --from oci://$(DEMO_REGISTRY)/bundles/demo:0.1.0 --release dist/demo --plain-http
 
 test: tools ## Run every test: CUE vet, go vet, unit, CLI and interop tests
 	$(CUE) fmt --check --files schemas bundles versions.cue

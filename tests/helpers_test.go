@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
+	"io"
+	"log"
 	"path/filepath"
 	"testing"
 
@@ -52,3 +54,6 @@ func copyProject(t *testing.T, src string) string {
 	t.Helper()
 	return fixture.Copy(t, src, projectSources...)
 }
+
+// nopLogger silences the in-process registry's request log.
+func nopLogger() *log.Logger { return log.New(io.Discard, "", 0) }

@@ -164,3 +164,38 @@ func TestInternalErrorExitCode(t *testing.T) {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 }
+
+func TestPushAndBootstrapCommands(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "dist")
+	mustRun(t, "build", "-C", "testdata/base", "--out", out)
+	layoutDir := t.TempDir()
+	var res struct {
+		Artifacts []struct{ Ref, Digest string }
+		Bytes     int64
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "push", "--from", out, "--to", "oci-layout:"+layoutDir, "-o", "json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Artifacts) != 4 || res.Artifacts[3].Ref != "bundles/test:1.2.3" || res.Bytes == 0 {
+		t.Errorf("push result %+v", res)
+	}
+	manifest := mustRun(t, "bootstrap", "--from", "oci://registry.example.com/p/bundles/test:1.2.3", "--release", out)
+	if !strings.Contains(manifest, "digest: "+res.Artifacts[3].Digest) || !strings.Contains(manifest, "DISTGEN_REGISTRY: registry.example.com/p") {
+		t.Errorf("bootstrap:\n%s", manifest)
+	}
+	for _, args := range [][]string{
+		{"push", "--from", out},                                              // no target
+		{"push", "--from", out, "--to", "s3://bucket"},                       // unknown target
+		{"push", "--from", t.TempDir(), "--to", "oci-layout:" + t.TempDir()}, // not a build
+		{"push", "--from", out, "--to", "oci://registry.example.com/p", "--plain-http"},
+		{"bootstrap", "--from", "oci://registry.example.com/p/bundles/other:1.2.3", "--release", out},
+		{"bootstrap", "--from", "oci://registry.example.com/p/charts/x:1.0.0", "--release", out},
+		{"bootstrap", "--from", "registry.example.com/p/bundles/test:1.2.3", "--release", out},
+		{"bootstrap", "--from", "oci://registry.example.com/p/bundles/test:1.2.3", "--release", out, "--track", "1.x"},
+	} {
+		code, _, errOut := runCLI(t, args...)
+		if code != exitUser {
+			t.Errorf("distgen %v: exit %d: %s", args, code, errOut)
+		}
+	}
+}

@@ -42,10 +42,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	s := streams{Out: stdout, Err: stderr}
 	cmd := newRoot(s)
-	// started is set once a command's flags and arguments were accepted;
-	// an error before that is about the command line itself.
+	// started is set once a command's flags and arguments were accepted and
+	// it began to run; an error before that is about the command line.
 	started := false
-	cmd.PersistentPreRun = func(*cobra.Command, []string) { started = true }
+	markStart(cmd, &started)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err == nil {
@@ -57,6 +57,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUser
 	}
 	return exitInternal
+}
+
+// markStart makes every command of the tree set *started when its RunE
+// begins, after cobra has checked flags, required flags and arguments.
+func markStart(cmd *cobra.Command, started *bool) {
+	for _, c := range cmd.Commands() {
+		markStart(c, started)
+	}
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			*started = true
+			return run(c, args)
+		}
+	}
 }
 
 // flagError marks a flag value the command rejects.
@@ -83,6 +97,8 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newBuild(s, g),
 		newTemplate(s, g),
 		newGraph(s, g),
+		newPush(s, g),
+		newBootstrap(s),
 		newVersion(s),
 	)
 	return root

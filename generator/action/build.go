@@ -170,7 +170,7 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 		Bundle: pl.Bundle.Name, Version: pl.Bundle.Version,
 		ReleaseDate: pl.Bundle.ReleaseDate.Format(time.RFC3339),
 	}
-	img, err := artifact.Bundle(artifactFiles(res.Flux), BundleMeta(pl))
+	img, err := artifact.Bundle(artifactFiles(res.Flux), BundleMeta(pl.Bundle.Name, pl.Bundle.Version, pl.Bundle.ReleaseDate))
 	if err != nil {
 		return nil, err
 	}
@@ -216,13 +216,9 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	return res, nil
 }
 
-// BundleMeta is the metadata of a planned bundle's artifact.
-func BundleMeta(pl *plan.Plan) artifact.BundleMeta {
-	return artifact.BundleMeta{
-		Source:  "distgen:bundles/" + pl.Bundle.Name,
-		Version: pl.Bundle.Version,
-		Created: pl.Bundle.ReleaseDate,
-	}
+// BundleMeta is the metadata of a bundle's artifact.
+func BundleMeta(bundle, version string, created time.Time) artifact.BundleMeta {
+	return artifact.BundleMeta{Source: "distgen:bundles/" + bundle, Version: version, Created: created}
 }
 
 func artifactFiles(files []flux.File) []artifact.File {

@@ -35,5 +35,5 @@ func (e *UsageError) Error() string { return e.Msg }
 func IsUserError(err error) bool {
 	var ce *ComponentError
 	var ue *UsageError
-	return load.IsUserError(err) || errors.As(err, &ce) || errors.As(err, &ue) || errors.Is(err, load.ErrNotProject)
+	return load.IsUserError(err) || errors.As(err, &ce) || errors.As(err, &ue) || errors.Is(err, load.ErrNotProject) || errors.Is(err, ErrStaleBuild)
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/distgen/distgen/generator/action"
+)
+
+func newPush(s streams, g *globals) *cobra.Command {
+	var out outputFormat
+	a := &action.Push{Log: s.Err}
+	cmd := &cobra.Command{
+		Use:   "push",
+		Short: "Publish a built bundle: its charts, then its Flux objects",
+		Long: `Push publishes what distgen build wrote: every chart as a Helm OCI artifact at
+PREFIX/charts/<chart>:<version>, then the bundle's Flux objects as a Flux OCI
+artifact at PREFIX/bundles/<bundle>:<version>. The digests pushed are those
+release.json recorded; the bundle is tagged only after every chart is in
+place; artifacts the target already holds are skipped. Credentials come from
+the Docker config and its credential helpers.`,
+		Example: `  # push the demo bundle to a registry
+  distgen build --bundle demo
+  distgen push --bundle demo --to oci://registry.example.com/platform
+
+  # to a registry on this machine, over plain HTTP
+  distgen push --bundle demo --to oci://127.0.0.1:5000/platform --plain-http
+
+  # into an OCI image layout directory (no registry needed)
+  distgen push --bundle demo --to oci-layout:dist/demo-oci`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.Project = g.project()
+			res, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out.print(s.Out, res, func() {
+				for _, r := range res.Artifacts {
+					fmt.Fprintf(s.Out, "%s@%s\n", r.Ref, r.Digest)
+				}
+				fmt.Fprintf(s.Err, "%d artifacts, %d blob bytes uploaded to %s\n", len(res.Artifacts), res.Bytes, res.Target)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.To, "to", "", "target: oci://HOST/PREFIX or oci-layout:DIR (required)")
+	cmd.Flags().StringVar(&a.From, "from", "", "build output directory (default dist/<bundle> in the project)")
+	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
+	cmd.Flags().IntVar(&a.Jobs, "jobs", 4, "charts pushed at once")
+	_ = cmd.MarkFlagRequired("to")
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newBootstrap(s streams) *cobra.Command {
+	a := &action.Bootstrap{}
+	cmd := &cobra.Command{
+		Use:   "bootstrap",
+		Short: "Print the Flux objects that make a cluster pull and reconcile a pushed bundle",
+		Long: `Bootstrap prints an OCIRepository that pulls the bundle artifact (pinned by
+the digest its tag points at now, unless --track follows a SemVer range) and
+a Kustomization that applies it, filling in the registry the bundle's charts
+come from. Apply the output to a cluster that runs Flux.`,
+		Example: `  # pin the demo bundle's current digest
+  distgen bootstrap --from oci://registry.example.com/platform/bundles/demo:0.1.0 | kubectl apply -f -
+
+  # pin the digest of a local build, before the registry is reachable
+  distgen bootstrap --from oci://registry.example.com/platform/bundles/demo:0.1.0 --release dist/demo
+
+  # follow every 0.1.x release, charts from a mirror
+  distgen bootstrap --from oci://mirror.local/platform/bundles/demo:0.1.0 --track '0.1.x' --registry mirror.local/platform`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.Out != "" {
+				fmt.Fprintf(s.Err, "wrote %s\n", a.Out)
+				return nil
+			}
+			_, err = s.Out.Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&a.From, "from", "", "the bundle: oci://HOST/PREFIX/bundles/NAME:VERSION (required)")
+	cmd.Flags().StringVar(&a.Track, "track", "", "follow a SemVer range of bundle versions instead of pinning the digest")
+	cmd.Flags().StringVar(&a.Release, "release", "", "pin the digest recorded in this build output's release.json instead of asking the registry")
+	cmd.Flags().StringVar(&a.Registry, "registry", "", "HOST/PREFIX the charts are pulled from (default: the prefix of --from)")
+	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
+	cmd.Flags().DurationVar(&a.Interval, "interval", 0, "reconciliation interval (default 10m)")
+	cmd.Flags().StringVar(&a.Out, "out", "", "write to this file instead of stdout")
+	_ = cmd.MarkFlagRequired("from")
+	return cmd
+}

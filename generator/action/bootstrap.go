@@ -1,0 +1,119 @@
+package action
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/distgen/distgen/generator/publish"
+	"github.com/distgen/distgen/generator/render/flux"
+)
+
+// Bootstrap writes the objects that make a cluster running Flux pull and
+// reconcile a pushed bundle.
+type Bootstrap struct {
+	// From is oci://HOST/PREFIX/bundles/NAME:VERSION.
+	From string
+	// Track, when set, follows a SemVer range of bundle versions instead of
+	// pinning the digest From resolves to.
+	Track string
+	// Registry is HOST/PREFIX the charts are pulled from; empty means the
+	// prefix of From.
+	Registry string
+	// Release, when set, is a build's output directory whose release.json
+	// gives the digest to pin, so nothing has to be resolved over the network.
+	Release string
+	// PlainHTTP talks HTTP to a loopback registry.
+	PlainHTTP bool
+	// Interval between reconciliations; 0 means 10 minutes.
+	Interval time.Duration
+	// Out, when set, is a file to write instead of returning the objects.
+	Out string
+	// Options are extra publisher options (credentials, transport).
+	Options []publish.Option
+}
+
+// Run resolves the bundle and returns the bootstrap manifest.
+func (b *Bootstrap) Run(ctx context.Context) ([]byte, error) {
+	ref, ok := strings.CutPrefix(b.From, publish.SchemeRegistry)
+	if !ok {
+		return nil, &UsageError{Msg: fmt.Sprintf("--from %q: want oci://HOST/PREFIX/bundles/NAME:VERSION", b.From)}
+	}
+	tag, err := name.NewTag(ref, name.StrictValidation)
+	if err != nil {
+		return nil, &UsageError{Msg: fmt.Sprintf("--from %q: %v", b.From, err)}
+	}
+	repo := strings.TrimSuffix(ref, ":"+tag.TagStr())
+	prefix, bundle, ok := strings.Cut(repo, "/bundles/")
+	if !ok || bundle == "" || strings.Contains(bundle, "/") {
+		return nil, &UsageError{Msg: fmt.Sprintf("--from %q: want oci://HOST/PREFIX/bundles/NAME:VERSION", b.From)}
+	}
+	spec := flux.Bootstrap{
+		Bundle: bundle, URL: publish.SchemeRegistry + repo,
+		SemVer: b.Track, Registry: b.Registry, Insecure: b.PlainHTTP, Interval: b.Interval,
+	}
+	if spec.Registry == "" {
+		spec.Registry = prefix
+	}
+	if spec.Interval == 0 {
+		spec.Interval = 10 * time.Minute
+	}
+	switch {
+	case b.Track != "" && b.Release != "":
+		return nil, &UsageError{Msg: "--track follows a range of versions; --release pins one: choose one"}
+	case b.Release != "":
+		rel, err := readRelease(b.Release)
+		if err != nil {
+			return nil, err
+		}
+		if rel.Bundle != bundle || rel.Version != tag.TagStr() {
+			return nil, &UsageError{Msg: fmt.Sprintf("--release %s holds %s:%s, not %s:%s", b.Release, rel.Bundle, rel.Version, bundle, tag.TagStr())}
+		}
+		spec.Digest = rel.Artifact.Digest
+	case b.Track == "":
+		reg, err := publish.NewRegistry(prefix, append([]publish.Option{publish.WithPlainHTTP(b.PlainHTTP)}, b.Options...)...)
+		if err != nil {
+			return nil, &UsageError{Msg: err.Error()}
+		}
+		d, err := reg.Resolve(ctx, "bundles/"+bundle, tag.TagStr())
+		if err != nil {
+			return nil, err
+		}
+		spec.Digest = d.String()
+	}
+	out, err := flux.BootstrapObjects(spec)
+	if err != nil {
+		return nil, err
+	}
+	if b.Out != "" {
+		if err := writeFile(b.Out, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// writeFile writes through a temporary file and a rename.
+func writeFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

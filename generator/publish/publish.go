@@ -1,0 +1,46 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Publisher stores artifacts under repositories relative to its target.
+type Publisher interface {
+	// Write stores img as repo:tag ("charts/cilium", "1.0.0").
+	Write(ctx context.Context, repo, tag string, img v1.Image) (Result, error)
+	// Ref names repo:tag as a user would address it through this publisher.
+	Ref(repo, tag string) string
+}
+
+// Result is what one Write did.
+type Result struct {
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
+	// Skipped is true when the target already held this content at the tag.
+	Skipped bool `json:"skipped"`
+	// Bytes is the number of blob bytes uploaded (0 when skipped).
+	Bytes int64 `json:"bytes"`
+}
+
+// Target kinds for New.
+const (
+	SchemeRegistry = "oci://"
+	SchemeLayout   = "oci-layout:"
+)
+
+// New returns the publisher for a target: oci://HOST/PREFIX or
+// oci-layout:DIR.
+func New(target string, opts ...Option) (Publisher, error) {
+	switch {
+	case strings.HasPrefix(target, SchemeRegistry):
+		return NewRegistry(strings.TrimPrefix(target, SchemeRegistry), opts...)
+	case strings.HasPrefix(target, SchemeLayout):
+		return NewLayout(strings.TrimPrefix(target, SchemeLayout))
+	default:
+		return nil, fmt.Errorf("unknown target %q: want oci://HOST/PREFIX or oci-layout:DIR", target)
+	}
+}

@@ -1,0 +1,87 @@
+package flux
+
+import (
+	"fmt"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/kustomize"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/distgen/distgen/generator/api"
+)
+
+// BootstrapNamespace is where the bootstrap objects live: Flux's own.
+const BootstrapNamespace = "flux-system"
+
+// Bootstrap describes how a cluster pulls a bundle.
+type Bootstrap struct {
+	// Bundle is the bundle's name.
+	Bundle string
+	// URL is the bundle's repository: oci://HOST/PREFIX/bundles/NAME.
+	URL string
+	// Digest pins the bundle; empty when SemVer is set.
+	Digest string
+	// SemVer tracks a range of versions instead of one digest.
+	SemVer string
+	// Registry is HOST/PREFIX, where the bundle's charts are pulled from.
+	Registry string
+	// Insecure talks plain HTTP to the registry (loopback registries only).
+	Insecure bool
+	Interval time.Duration
+}
+
+// Name of the bootstrap objects of a bundle.
+func (b Bootstrap) Name() string { return "distgen-" + b.Bundle }
+
+// BootstrapObjects are the OCIRepository that pulls the bundle artifact and
+// the Kustomization that applies it. The Kustomization substitutes the
+// registry into the bundle's chart sources, so one bundle digest serves any
+// registry that holds its charts.
+func BootstrapObjects(b Bootstrap) ([]byte, error) {
+	if (b.Digest == "") == (b.SemVer == "") {
+		return nil, fmt.Errorf("bootstrap of %q needs exactly one of a digest or a SemVer range", b.Bundle)
+	}
+	interval := metav1.Duration{Duration: b.Interval}
+	labels := labels(b.Bundle, "")
+	src := &sourcev1.OCIRepository{
+		TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.OCIRepositoryKind},
+		ObjectMeta: metav1.ObjectMeta{Name: b.Name(), Namespace: BootstrapNamespace, Labels: labels},
+		Spec: sourcev1.OCIRepositorySpec{
+			URL:       b.URL,
+			Reference: &sourcev1.OCIRepositoryRef{Digest: b.Digest, SemVer: b.SemVer},
+			LayerSelector: &sourcev1.OCILayerSelector{
+				MediaType: api.MediaTypeFluxContent, Operation: sourcev1.OCILayerExtract,
+			},
+			Insecure: b.Insecure,
+			Interval: interval,
+		},
+	}
+	ks := &kustomizev1.Kustomization{
+		TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
+		ObjectMeta: metav1.ObjectMeta{Name: b.Name(), Namespace: BootstrapNamespace, Labels: labels},
+		Spec: kustomizev1.KustomizationSpec{
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.OCIRepositoryKind, Name: b.Name()},
+			Path:      "./",
+			Prune:     true,
+			Interval:  interval,
+			PostBuild: &kustomizev1.PostBuild{Substitute: map[string]string{api.RegistryVariable: b.Registry}},
+		},
+	}
+	if b.Insecure {
+		ks.Spec.Patches = []kustomize.Patch{{
+			Patch:  `[{"op": "add", "path": "/spec/insecure", "value": true}]`,
+			Target: &kustomize.Selector{Group: sourcev1.GroupVersion.Group, Kind: sourcev1.OCIRepositoryKind},
+		}}
+	}
+	var docs [][]byte
+	for _, obj := range []any{src, ks} {
+		d, err := marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, d)
+	}
+	return join(docs), nil
+}

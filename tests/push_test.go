@@ -1,0 +1,359 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"sigs.k8s.io/yaml"
+
+	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/publish"
+)
+
+// recorder wraps a registry and records the manifests written, in order.
+type recorder struct {
+	next      http.Handler
+	mu        sync.Mutex
+	manifests []string
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/") {
+		r.mu.Lock()
+		r.manifests = append(r.manifests, strings.TrimPrefix(req.URL.Path, "/v2/"))
+		r.mu.Unlock()
+	}
+	r.next.ServeHTTP(w, req)
+}
+
+// newRegistry starts an in-process registry behind handler wrappers.
+func newRegistry(t *testing.T, wrap func(http.Handler) http.Handler) (host string) {
+	t.Helper()
+	var h http.Handler = registry.New(registry.Logger(nopLogger()))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func push(t *testing.T, dir, to string, opts ...publish.Option) (*action.PushResult, error) {
+	t.Helper()
+	p := &action.Push{From: dir, To: to, PlainHTTP: strings.HasPrefix(to, "oci://"), Options: opts}
+	return p.Run(context.Background())
+}
+
+func TestPushRegistry(t *testing.T) {
+	root := copyProject(t, repoRoot)
+	out, res := build(t, root, "demo")
+	rec := &recorder{}
+	host := newRegistry(t, func(h http.Handler) http.Handler { rec.next = h; return rec })
+	to := "oci://" + host + "/distgen"
+
+	first, err := push(t, out, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Bytes == 0 || len(first.Artifacts) != len(res.Release.Components)+1 {
+		t.Fatalf("first push: %d artifacts, %d bytes", len(first.Artifacts), first.Bytes)
+	}
+	// The bundle is written last, and every digest is the one build computed.
+	if last := rec.manifests[len(rec.manifests)-1]; last != "distgen/bundles/demo/manifests/0.1.0" {
+		t.Errorf("last manifest written: %s", last)
+	}
+	for i, c := range res.Release.Components {
+		if got := first.Artifacts[i].Digest; got != c.Chart.Digest {
+			t.Errorf("%s pushed as %s, built as %s", c.Name, got, c.Chart.Digest)
+		}
+		ref, _ := name.ParseReference(host + "/distgen/" + c.Chart.Repository + ":" + c.Chart.Tag)
+		desc, err := remote.Head(ref)
+		if err != nil || desc.Digest.String() != c.Chart.Digest {
+			t.Errorf("registry has %v (%v) for %s", desc, err, ref)
+		}
+	}
+	if got := first.Artifacts[len(first.Artifacts)-1].Digest; got != res.Release.Artifact.Digest {
+		t.Errorf("bundle pushed as %s, built as %s", got, res.Release.Artifact.Digest)
+	}
+
+	// Nothing changed: nothing uploaded.
+	second, err := push(t, out, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Bytes != 0 {
+		t.Errorf("no-op push uploaded %d bytes", second.Bytes)
+	}
+	for _, a := range second.Artifacts {
+		if !a.Skipped {
+			t.Errorf("no-op push wrote %s", a.Ref)
+		}
+	}
+
+	// One chart changes: only it and the bundle are uploaded.
+	tpl := filepath.Join(root, "packages", "system", "ingress-defaults", "templates", "ingressclass.yaml")
+	b, _ := os.ReadFile(tpl)
+	if err := os.WriteFile(tpl, append(b, []byte("  ssl-redirect: \"true\"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out3, _ := build(t, root, "demo")
+	third, err := push(t, out3, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written []string
+	for _, a := range third.Artifacts {
+		if !a.Skipped {
+			written = append(written, a.Ref)
+		}
+	}
+	want := []string{host + "/distgen/charts/ingress-defaults:0.1.0", host + "/distgen/bundles/demo:0.1.0"}
+	if fmt.Sprint(written) != fmt.Sprint(want) {
+		t.Errorf("after one chart changed, pushed %v, want %v", written, want)
+	}
+	t.Logf("demo push: full %d bytes, no-op %d bytes, one chart changed %d bytes", first.Bytes, second.Bytes, third.Bytes)
+}
+
+// faults fails the first requests of each kind it is told to, then lets
+// requests through.
+type faults struct {
+	next     http.Handler
+	status   atomic.Int32 // requests left to answer with a status
+	code     int
+	dropped  atomic.Int32 // requests left to drop (connection closed)
+	requests atomic.Int32
+}
+
+func (f *faults) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	f.requests.Add(1)
+	if req.URL.Path != "/v2/" && f.dropped.Add(-1) >= 0 {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return
+	}
+	if req.URL.Path != "/v2/" && f.status.Add(-1) >= 0 {
+		w.WriteHeader(f.code)
+		return
+	}
+	f.next.ServeHTTP(w, req)
+}
+
+func TestPushRetriesRegistryFaults(t *testing.T) {
+	out, res := build(t, repoRoot, "demo")
+	fast := publish.WithBackoff(remote.Backoff{Duration: 1, Factor: 1, Steps: 6})
+	for _, tc := range []struct {
+		name            string
+		code            int
+		status, dropped int32
+	}{
+		{"503", http.StatusServiceUnavailable, 3, 0},
+		{"429", http.StatusTooManyRequests, 3, 0},
+		{"dropped connections", 0, 0, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &faults{code: tc.code}
+			f.status.Store(tc.status)
+			f.dropped.Store(tc.dropped)
+			host := newRegistry(t, func(h http.Handler) http.Handler { f.next = h; return f })
+			got, err := push(t, out, "oci://"+host+"/distgen", fast)
+			if err != nil {
+				t.Fatalf("push through faults: %v", err)
+			}
+			if got.Artifacts[len(got.Artifacts)-1].Digest != res.Release.Artifact.Digest {
+				t.Error("bundle digest differs")
+			}
+			if f.status.Load() > 0 || f.dropped.Load() > 0 {
+				t.Errorf("faults left unused: %d statuses, %d drops", f.status.Load(), f.dropped.Load())
+			}
+		})
+	}
+}
+
+func TestPushFailureLeavesNoBundleTag(t *testing.T) {
+	out, _ := build(t, repoRoot, "demo")
+	refuse := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/charts/tenant-demo/manifests/") {
+				http.Error(w, `{"errors":[{"code":"DENIED","message":"quota exceeded"}]}`, http.StatusForbidden)
+				return
+			}
+			h.ServeHTTP(w, req)
+		})
+	}
+	host := newRegistry(t, refuse)
+	_, err := push(t, out, "oci://"+host+"/distgen", publish.WithBackoff(remote.Backoff{Duration: 1, Factor: 1, Steps: 2}))
+	if err == nil || !strings.Contains(err.Error(), `component "tenant-demo"`) {
+		t.Fatalf("push error %v", err)
+	}
+	ref, _ := name.ParseReference(host + "/distgen/bundles/demo:0.1.0")
+	if _, err := remote.Head(ref); err == nil {
+		t.Error("the bundle was tagged although a chart it references was not pushed")
+	}
+}
+
+func TestPushRefusesStaleBuild(t *testing.T) {
+	out, _ := build(t, repoRoot, "demo")
+	f := filepath.Join(out, "flux", "components", "tenant-demo.yaml")
+	b, _ := os.ReadFile(f)
+	if err := os.WriteFile(f, append(b, "# edited\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := push(t, out, "oci-layout:"+t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "does not match its release.json") {
+		t.Fatalf("push of an edited build: %v", err)
+	}
+}
+
+// basicAuth guards a registry with a user and password.
+func basicAuth(user, pass string) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if u, p, ok := req.BasicAuth(); !ok || u != user || p != pass {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, req)
+		})
+	}
+}
+
+// Credentials come from the Docker config (go-containerregistry's keychain)
+// and never reach the output.
+func TestPushCredentialsFromDockerConfig(t *testing.T) {
+	out, _ := build(t, repoRoot, "demo")
+	const secret = "s3cret-Pa55word"
+	host := newRegistry(t, basicAuth("release", secret))
+	cfg := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("release:" + secret))
+	if err := os.WriteFile(filepath.Join(cfg, "config.json"), fmt.Appendf(nil, `{"auths":{%q:{"auth":%q}}}`, host, auth), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", cfg)
+	var log bytes.Buffer
+	p := &action.Push{From: out, To: "oci://" + host + "/distgen", PlainHTTP: true, Log: &log}
+	res, err := p.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), secret) || strings.Contains(log.String(), auth) || strings.Contains(fmt.Sprint(res), secret) {
+		t.Error("credentials printed")
+	}
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	_, err = push(t, out, "oci://"+host+"/distgen")
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("push without credentials: %v", err)
+	}
+}
+
+func TestPushLayout(t *testing.T) {
+	out, res := build(t, repoRoot, "demo")
+	dirs := []string{t.TempDir(), t.TempDir()}
+	for _, d := range dirs {
+		if _, err := push(t, out, "oci-layout:"+d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := hashes(t, dirs[0]), hashes(t, dirs[1]); fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Error("two layouts of one release differ")
+	}
+	again, err := push(t, out, "oci-layout:"+dirs[0])
+	if err != nil || again.Bytes != 0 {
+		t.Errorf("second push into a layout: %d bytes, %v", again.Bytes, err)
+	}
+	p, err := layout.FromPath(dirs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := p.ImageIndex()
+	m, _ := idx.IndexManifest()
+	refs := map[string]string{}
+	for _, d := range m.Manifests {
+		refs[d.Annotations[publish.AnnotationRefName]] = d.Digest.String()
+	}
+	if refs["bundles/demo:0.1.0"] != res.Release.Artifact.Digest || len(refs) != len(res.Release.Components)+1 {
+		t.Errorf("layout index %v", refs)
+	}
+}
+
+// The real helm CLI pulls a pushed chart from the registry and templates it;
+// bootstrap pins the bundle digest build printed.
+func TestPushedChartsWithHelmAndBootstrap(t *testing.T) {
+	out, res := build(t, repoRoot, "demo")
+	host := newRegistry(t, nil)
+	if _, err := push(t, out, "oci://"+host+"/distgen"); err != nil {
+		t.Fatal(err)
+	}
+
+	b := &action.Bootstrap{From: "oci://" + host + "/distgen/bundles/demo:0.1.0", PlainHTTP: true}
+	manifest, err := b.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := strings.Split(strings.TrimPrefix(string(manifest), "---\n"), "---\n")
+	var src sourcev1.OCIRepository
+	var ks kustomizev1.Kustomization
+	if len(docs) != 2 || yaml.UnmarshalStrict([]byte(docs[0]), &src) != nil || yaml.UnmarshalStrict([]byte(docs[1]), &ks) != nil {
+		t.Fatalf("bootstrap output:\n%s", manifest)
+	}
+	if src.Spec.Reference.Digest != res.Release.Artifact.Digest || src.Spec.URL != "oci://"+host+"/distgen/bundles/demo" || !src.Spec.Insecure {
+		t.Errorf("bootstrap source %+v", src.Spec)
+	}
+	if ks.Spec.PostBuild.Substitute[api.RegistryVariable] != host+"/distgen" || len(ks.Spec.Patches) != 1 {
+		t.Errorf("bootstrap kustomization %+v", ks.Spec)
+	}
+	tracked := &action.Bootstrap{From: "oci://registry.example.com/p/bundles/demo:0.1.0", Track: "0.1.x", Registry: "mirror.example.com/p"}
+	manifest, err = tracked.Run(context.Background())
+	if err != nil || !strings.Contains(string(manifest), "semver: 0.1.x") || strings.Contains(string(manifest), "digest:") || !strings.Contains(string(manifest), "DISTGEN_REGISTRY: mirror.example.com/p") {
+		t.Errorf("tracking bootstrap (%v):\n%s", err, manifest)
+	}
+
+	for _, env := range []string{"DISTGEN_HELM3", "DISTGEN_HELM4"} {
+		bin := os.Getenv(env)
+		if bin == "" {
+			continue
+		}
+		dir := t.TempDir()
+		c := res.Release.Components[len(res.Release.Components)-1]
+		cmd := exec.Command(bin, "pull", "oci://"+host+"/distgen/"+c.Chart.Repository, "--version", c.Chart.Tag, "--plain-http", "-d", dir)
+		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+dir, "HELM_CONFIG_HOME="+dir, "HELM_DATA_HOME="+dir)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s pull: %v\n%s", env, err, b)
+			continue
+		}
+		pulled, err := os.ReadFile(filepath.Join(dir, filepath.Base(c.Chart.File)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		built, _ := os.ReadFile(filepath.Join(out, c.Chart.File))
+		if !bytes.Equal(pulled, built) {
+			t.Errorf("%s pulled other bytes than were built", env)
+		}
+		values := releaseValues(t, out, c.Name, dir)
+		tmpl := exec.Command(bin, "template", c.ReleaseName, filepath.Join(dir, filepath.Base(c.Chart.File)), "-f", values)
+		tmpl.Env = cmd.Env
+		if b, err := tmpl.CombinedOutput(); err != nil || !strings.Contains(string(b), "kind: ResourceQuota") {
+			t.Errorf("%s template of the pulled chart: %v\n%s", env, err, b)
+		}
+	}
+}
