@@ -44,6 +44,9 @@ lint: tools ## Check formatting of Go and CUE sources
 	$(CUE) fmt --check --files schemas bundles versions.cue
 	$(GO) vet ./...
 
+e2e: ## Run the end-to-end tests: real etcd, registry, kube-apiserver and Flux controllers
+	DISTGEN_E2E_BIN="$$(bash tests/e2e/stack.sh build)" $(GO) test -count=1 -tags e2e -timeout 30m -v ./tests/e2e/
+
 bench: ## Run the Go benchmarks (demo bundle, generated catalogs)
 	$(GO) test -run '^$$' -bench . -benchmem ./tests/...
 
@@ -59,4 +62,4 @@ $(CUE):
 clean: ## Remove bin/ and dist/
 	rm -rf bin dist
 
-.PHONY: help build demo test lint bench tools clean
+.PHONY: help build demo test e2e lint bench tools clean

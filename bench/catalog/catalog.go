@@ -15,8 +15,30 @@ import (
 // reference platform.
 const Levels = 9
 
+// Options shape a generated catalog.
+type Options struct {
+	// N is the number of components.
+	N int
+	// Seed makes the catalog; the same seed writes the same project.
+	Seed uint64
+	// NoWait makes every release skip waiting for its workloads, for
+	// clusters without nodes (the end-to-end tests).
+	NoWait bool
+	// Version is the distribution version; empty means 1.0.0.
+	Version string
+}
+
 // Write writes a project of n components into dir.
 func Write(dir string, n int, seed uint64) error {
+	return WriteOptions(dir, Options{N: n, Seed: seed})
+}
+
+// WriteOptions writes a project shaped by o into dir.
+func WriteOptions(dir string, o Options) error {
+	n, seed := o.N, o.Seed
+	if o.Version == "" {
+		o.Version = "1.0.0"
+	}
 	if n < Levels {
 		return fmt.Errorf("need at least %d components, got %d", Levels, n)
 	}
@@ -37,7 +59,7 @@ func Write(dir string, n int, seed uint64) error {
 	}
 	var bundle, versions strings.Builder
 	bundle.WriteString("package bundles\n\nbundles: bench: components: {\n")
-	versions.WriteString("package distgen\n\nimport \"github.com/distgen/distgen/schemas\"\n\nversions: schemas.#Versions & {\n\tdistribution: \"1.0.0\"\n\treleaseDate: \"2026-11-23T00:00:00Z\"\n\tcomponents: {\n")
+	fmt.Fprintf(&versions, "package distgen\n\nimport \"github.com/distgen/distgen/schemas\"\n\nversions: schemas.#Versions & {\n\tdistribution: %q\n\treleaseDate: \"2026-11-23T00:00:00Z\"\n\tcomponents: {\n", o.Version)
 	for i := range n {
 		name := fmt.Sprintf("c%04d", i)
 		deps := map[int]bool{}
@@ -58,6 +80,9 @@ func Write(dir string, n int, seed uint64) error {
 		fmt.Fprintf(&bundle, "\t%s: {\n\t\tnamespace: \"ns-%02d\"\n\t\tchart: path: \"packages/system/app\"\n", name, i%40)
 		if len(depNames) > 0 {
 			fmt.Fprintf(&bundle, "\t\tdependsOn: [%s]\n", strings.Join(depNames, ", "))
+		}
+		if o.NoWait {
+			bundle.WriteString("\t\twait: false\n")
 		}
 		fmt.Fprintf(&bundle, "\t\tvalues: {replicas: %d, message: \"component %d\"}\n\t}\n", 1+r.IntN(3), i)
 		fmt.Fprintf(&versions, "\t\t%s: chart: \"1.0.%d\"\n", name, r.IntN(10))

@@ -1,0 +1,335 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/distgen/distgen/bench/catalog"
+	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/tests/fixture"
+)
+
+var (
+	crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	hrGVR  = helmv2.GroupVersion.WithResource("helmreleases")
+	ociGVR = sourcev1.GroupVersion.WithResource("ocirepositories")
+	ksGVR  = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
+)
+
+var cluster *stack
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	bin := os.Getenv("DISTGEN_E2E_BIN")
+	if bin == "" {
+		out, err := exec.Command("bash", "stack.sh", "build").Output()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "building the e2e stack: %v\n", err)
+			os.Exit(1)
+		}
+		bin = strings.TrimSpace(string(out))
+	}
+	start := time.Now()
+	s, err := startStack(bin)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting the e2e stack: %v\nlogs in %s\n", err, s.dir)
+		s.stop()
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "e2e stack up in %s (registry %s, logs in %s)\n", time.Since(start).Round(time.Millisecond), s.registry, s.dir)
+	cluster = s
+	code := m.Run()
+	s.stop()
+	if code == 0 {
+		os.RemoveAll(s.dir)
+	} else {
+		fmt.Fprintf(os.Stderr, "e2e failed; process logs are in %s\n", filepath.Join(s.dir, "logs"))
+	}
+	os.Exit(code)
+}
+
+// release builds a bundle of the project at dir, pushes it under prefix and
+// applies its bootstrap; it returns the build's output.
+func release(t *testing.T, dir, bundle, prefix string) *action.BuildResult {
+	t.Helper()
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), bundle)
+	built, err := (&action.Build{Project: action.Project{Dir: dir, Bundle: bundle}, Out: out}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := "oci://" + cluster.registry + "/" + prefix
+	start := time.Now()
+	pushed, err := (&action.Push{From: out, To: to, PlainHTTP: true}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("push of %s %s: %d artifacts, %d bytes uploaded, %s", bundle, built.Release.Version, len(pushed.Artifacts), pushed.Bytes, time.Since(start).Round(time.Millisecond))
+	boot, err := (&action.Bootstrap{From: to + "/bundles/" + bundle + ":" + built.Release.Version, PlainHTTP: true, Interval: time.Minute}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.apply(ctx, boot); err != nil {
+		t.Fatal(err)
+	}
+	return built
+}
+
+// releases lists the HelmReleases of a bundle.
+func releases(t *testing.T, bundle string) []helmv2.HelmRelease {
+	t.Helper()
+	list, err := cluster.client.Resource(hrGVR).List(context.Background(), metav1.ListOptions{LabelSelector: api.LabelBundle + "=" + bundle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]helmv2.HelmRelease, len(list.Items))
+	for i := range list.Items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func ready(conds []metav1.Condition) *metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == "Ready" {
+			return &conds[i]
+		}
+	}
+	return nil
+}
+
+// waitReady waits until the bundle's n HelmReleases are Ready, each at the
+// revision want returns for it, and returns them.
+func waitReady(t *testing.T, bundle string, n int, timeout time.Duration, want func(helmv2.HelmRelease) bool) []helmv2.HelmRelease {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var hrs []helmv2.HelmRelease
+	for time.Now().Before(deadline) {
+		hrs = releases(t, bundle)
+		done := 0
+		for _, hr := range hrs {
+			if c := ready(hr.Status.Conditions); c != nil && c.Status == metav1.ConditionTrue && hr.Status.ObservedGeneration == hr.Generation && (want == nil || want(hr)) {
+				done++
+			}
+		}
+		if done == n && len(hrs) == n {
+			return hrs
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, hr := range hrs {
+		if c := ready(hr.Status.Conditions); c == nil || c.Status != metav1.ConditionTrue {
+			t.Logf("%s/%s not ready: %+v", hr.Namespace, hr.Name, c)
+		}
+	}
+	t.Fatalf("%d HelmReleases of %s, not all %d Ready after %s", len(hrs), bundle, n, timeout)
+	return nil
+}
+
+// checkOrder asserts that no release was installed before every release it
+// depends on was Ready, from the releases' status and history.
+func checkOrder(t *testing.T, hrs []helmv2.HelmRelease) {
+	t.Helper()
+	byName := map[string]helmv2.HelmRelease{}
+	for _, hr := range hrs {
+		byName[hr.Namespace+"/"+hr.Name] = hr
+	}
+	checked := 0
+	for _, hr := range hrs {
+		if len(hr.Status.History) == 0 {
+			t.Errorf("%s has no history", hr.Name)
+			continue
+		}
+		installed := hr.Status.History[len(hr.Status.History)-1].FirstDeployed.Time
+		for _, d := range hr.Spec.DependsOn {
+			dep, ok := byName[d.Namespace+"/"+d.Name]
+			if !ok {
+				t.Errorf("%s depends on unknown %s/%s", hr.Name, d.Namespace, d.Name)
+				continue
+			}
+			depReady := ready(dep.Status.Conditions).LastTransitionTime.Time
+			if installed.Before(depReady) {
+				t.Errorf("%s was installed at %s, before %s was Ready at %s", hr.Name, installed, dep.Name, depReady)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Error("no dependency was checked")
+	}
+}
+
+func get(t *testing.T, gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
+	t.Helper()
+	var ri = cluster.client.Resource(gvr)
+	var obj *unstructured.Unstructured
+	var err error
+	if namespace != "" {
+		obj, err = ri.Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
+	} else {
+		obj, err = ri.Get(context.Background(), name, metav1.GetOptions{})
+	}
+	if err != nil {
+		t.Fatalf("%s %s/%s: %v", gvr.Resource, namespace, name, err)
+	}
+	return obj
+}
+
+func TestDemoBundle(t *testing.T) {
+	root := fixture.Copy(t, "../..", "versions.cue", "bundles", "packages", "schemas", "cue.mod")
+	start := time.Now()
+	built := release(t, root, "demo", "demo")
+	n := len(built.Release.Components)
+	hrs := waitReady(t, "demo", n, 4*time.Minute, nil)
+	t.Logf("demo: %d HelmReleases Ready %s after bootstrap", n, time.Since(start).Round(time.Millisecond))
+
+	t.Run("objects exist", func(t *testing.T) {
+		for _, o := range []struct {
+			gvr       schema.GroupVersionResource
+			namespace string
+			name      string
+		}{
+			{schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "dg-monitoring", "monitoring-config"},
+			{schema.GroupVersionResource{Version: "v1", Resource: "resourcequotas"}, "tenant-demo", "demo"},
+			{schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"}, "", "distgen"},
+			{schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}, "tenant-demo", "demo-isolation"},
+			{schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, "dg-monitoring", "log-shipper"},
+			{schema.GroupVersionResource{Group: "platform.distgen.io", Version: "v1alpha1", Resource: "tenants"}, "tenant-root", "root"},
+			{schema.GroupVersionResource{Group: "monitoring.distgen.io", Version: "v1alpha1", Resource: "dashboards"}, "dg-monitoring", "tenants"},
+			{schema.GroupVersionResource{Group: "scheduling.k8s.io", Version: "v1", Resource: "priorityclasses"}, "", "platform-critical"},
+		} {
+			get(t, o.gvr, o.namespace, o.name)
+		}
+		ns := get(t, schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, "", "dg-monitoring")
+		if ns.GetLabels()["pod-security.kubernetes.io/enforce"] != "privileged" {
+			t.Errorf("privileged namespace labels %v", ns.GetLabels())
+		}
+	})
+
+	t.Run("dependency order", func(t *testing.T) { checkOrder(t, hrs) })
+
+	t.Run("bundle digest applied", func(t *testing.T) {
+		src := get(t, ociGVR, "flux-system", "distgen-demo")
+		rev, _, _ := unstructured.NestedString(src.Object, "status", "artifact", "revision")
+		if !strings.HasSuffix(rev, built.Release.Artifact.Digest) {
+			t.Errorf("cluster applied %q, build printed %s", rev, built.Release.Artifact.Digest)
+		}
+	})
+
+	t.Run("pinning", func(t *testing.T) {
+		// Re-point a chart's tag at other content: nothing in the cluster moves.
+		c := built.Release.Components[0]
+		ref, _ := name.ParseReference(cluster.registry+"/demo/"+c.Chart.Repository+":"+c.Chart.Tag, name.Insecure)
+		img, _ := random.Image(512, 1)
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		token := time.Now().Format(time.RFC3339Nano)
+		patch := fmt.Appendf(nil, `{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, token)
+		if _, err := cluster.client.Resource(ociGVR).Namespace(c.Namespace).Patch(context.Background(), c.Name, "application/merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(time.Minute)
+		for {
+			src := get(t, ociGVR, c.Namespace, c.Name)
+			handled, _, _ := unstructured.NestedString(src.Object, "status", "lastHandledReconcileAt")
+			rev, _, _ := unstructured.NestedString(src.Object, "status", "artifact", "revision")
+			if handled == token {
+				if !strings.HasSuffix(rev, c.Chart.Digest) {
+					t.Errorf("chart source of %s moved to %s", c.Name, rev)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the chart source did not reconcile")
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		for _, hr := range releases(t, "demo") {
+			if hr.Status.History.Latest().Version != 1 {
+				t.Errorf("%s is at revision %d after its tag moved", hr.Name, hr.Status.History.Latest().Version)
+			}
+		}
+	})
+
+	t.Run("upgrade", func(t *testing.T) {
+		// Version 2: one component's values change; only it upgrades.
+		edit(t, filepath.Join(root, "versions.cue"), `distribution: "0.1.0"`, `distribution: "0.2.0"`)
+		edit(t, filepath.Join(root, "bundles", "demo.cue"), `values: retention: "14d"`, `values: retention: "30d"`)
+		start := time.Now()
+		v2 := release(t, root, "demo", "demo")
+		if v2.Release.Version != "0.2.0" {
+			t.Fatalf("version %s", v2.Release.Version)
+		}
+		hrs := waitReady(t, "demo", n, 3*time.Minute, func(hr helmv2.HelmRelease) bool {
+			return hr.Name != "monitoring-config" || hr.Status.History.Latest().Version == 2
+		})
+		t.Logf("upgrade to 0.2.0 reconciled in %s", time.Since(start).Round(time.Millisecond))
+		for _, hr := range hrs {
+			want := 1
+			if hr.Name == "monitoring-config" {
+				want = 2
+			}
+			if got := hr.Status.History.Latest().Version; got != want {
+				t.Errorf("%s at revision %d, want %d", hr.Name, got, want)
+			}
+		}
+		cm := get(t, schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "dg-monitoring", "monitoring-config")
+		if v, _, _ := unstructured.NestedString(cm.Object, "data", "retention"); v != "30d" {
+			t.Errorf("retention %q after the upgrade", v)
+		}
+	})
+}
+
+// A generated bundle of 20 components over 9 dependency levels reconciles
+// in dependency order.
+func TestFixtureBundle(t *testing.T) {
+	dir := t.TempDir()
+	if err := catalog.WriteOptions(dir, catalog.Options{N: 20, Seed: 7, NoWait: true}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	built := release(t, dir, "bench", "fixture")
+	hrs := waitReady(t, "bench", len(built.Release.Components), 5*time.Minute, nil)
+	t.Logf("fixture: %d HelmReleases over %d levels Ready %s after bootstrap", len(hrs), catalog.Levels, time.Since(start).Round(time.Millisecond))
+	checkOrder(t, hrs)
+	for _, c := range built.Release.Components {
+		get(t, schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, c.Namespace, c.ReleaseName)
+	}
+}
+
+func edit(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s lacks %q", path, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
