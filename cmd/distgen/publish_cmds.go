@@ -2,11 +2,41 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/generator/publish"
 )
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progressBar redraws one line on a terminal: a bar, the count and the
+// artifact just done; the last call ends the line.
+func progressBar(w io.Writer) func(done, total int, r publish.Result) {
+	const width = 24
+	var bytes int64
+	return func(done, total int, r publish.Result) {
+		bytes += r.Bytes
+		filled := width * done / total
+		state := "pushed"
+		if r.Skipped {
+			state = "unchanged"
+		}
+		fmt.Fprintf(w, "\r\033[K[%s%s] %d/%d %s %s, %d bytes uploaded",
+			strings.Repeat("=", filled), strings.Repeat(" ", width-filled), done, total, state, r.Ref, bytes)
+		if done == total {
+			fmt.Fprintln(w)
+		}
+	}
+}
 
 func newPush(s streams, g *globals) *cobra.Command {
 	var out outputFormat
@@ -32,6 +62,9 @@ the Docker config and its credential helpers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.Project = g.project()
+			if isTerminal(s.Err) {
+				a.Progress = progressBar(s.Err)
+			}
 			res, err := a.Run(cmd.Context())
 			if err != nil {
 				return err

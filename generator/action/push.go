@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -35,8 +36,11 @@ type Push struct {
 	PlainHTTP bool
 	// Jobs bounds how many charts are pushed at once; 0 means 4.
 	Jobs int
-	// Log receives a line per artifact; nil discards them.
+	// Log receives a line per artifact when Progress is nil; nil discards them.
 	Log io.Writer
+	// Progress, when set, is called after each artifact with how many of
+	// how many are done; calls do not overlap.
+	Progress func(done, total int, r publish.Result)
 	// Options are extra publisher options (credentials, transport).
 	Options []publish.Option
 }
@@ -73,6 +77,18 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 		jobs = 4
 	}
 	res := &PushResult{Target: p.To, Artifacts: make([]publish.Result, len(charts)+1)}
+	var mu sync.Mutex
+	done := 0
+	report := func(r publish.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		if p.Progress != nil {
+			p.Progress(done, len(res.Artifacts), r)
+		} else {
+			p.logf(r)
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
 	for i, c := range rel.Components {
@@ -82,7 +98,7 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 				return fmt.Errorf("component %q: %w", c.Name, err)
 			}
 			res.Artifacts[i] = r
-			p.logf(r)
+			report(r)
 			return nil
 		})
 	}
@@ -94,7 +110,7 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 		return nil, fmt.Errorf("bundle %q: %w", rel.Bundle, err)
 	}
 	res.Artifacts[len(charts)] = r
-	p.logf(r)
+	report(r)
 	for _, a := range res.Artifacts {
 		res.Bytes += a.Bytes
 	}
