@@ -3,14 +3,19 @@ package tests
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/distgen/distgen/bench/catalog"
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/plan"
+	"github.com/distgen/distgen/tests/fixture"
 )
 
 // reportPeak adds the process's peak resident memory to a benchmark.
@@ -67,4 +72,68 @@ func BenchmarkLoadPlan1000(b *testing.B) {
 		}
 	}
 	reportPeak(b)
+}
+
+// BenchmarkPush pushes a built release to an in-process registry: a full
+// push into an empty registry and a no-op push. Reports blob bytes uploaded
+// per push. (TestPushRegistry measures a push after one chart changed.)
+func BenchmarkPush(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		dir  func(b *testing.B) (string, string)
+	}{
+		{"demo", func(b *testing.B) (string, string) { return fixtureCopy(b, repoRoot), "demo" }},
+		{"fixture20", func(b *testing.B) (string, string) { return generated(b, 20), "bench" }},
+		{"catalog100", func(b *testing.B) (string, string) { return generated(b, 100), "bench" }},
+	} {
+		root, bundle := tc.dir(b)
+		out := filepath.Join(b.TempDir(), "out")
+		if _, err := (&action.Build{Project: action.Project{Dir: root, Bundle: bundle}, Out: out}).Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		pushOnce := func(b *testing.B, host string) int64 {
+			res, err := (&action.Push{From: out, To: "oci://" + host + "/bench", PlainHTTP: true}).Run(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			return res.Bytes
+		}
+		b.Run(tc.name+"/full", func(b *testing.B) {
+			var bytes int64
+			for b.Loop() {
+				b.StopTimer()
+				host := benchRegistry(b)
+				b.StartTimer()
+				bytes = pushOnce(b, host)
+			}
+			b.ReportMetric(float64(bytes), "bytes/push")
+		})
+		b.Run(tc.name+"/noop", func(b *testing.B) {
+			host := benchRegistry(b)
+			pushOnce(b, host)
+			var bytes int64
+			for b.Loop() {
+				bytes = pushOnce(b, host)
+			}
+			b.ReportMetric(float64(bytes), "bytes/push")
+		})
+	}
+}
+
+func fixtureCopy(b *testing.B, src string) string {
+	return fixture.Copy(b, src, projectSources...)
+}
+
+func generated(b *testing.B, n int) string {
+	dir := b.TempDir()
+	if err := catalog.Write(dir, n, 1); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+func benchRegistry(b *testing.B) string {
+	srv := httptest.NewServer(registry.New(registry.Logger(nopLogger())))
+	b.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
 }
