@@ -17,7 +17,7 @@ HELM4 := $(TOOLS_CACHE)/helm-$(HELM4_VERSION)/helm
 CUE := $(TOOLS_CACHE)/cue-$(CUE_VERSION)/cue
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build bin/distgen
 	$(GO) build -o $(DISTGEN) ./cmd/distgen
@@ -33,10 +33,13 @@ demo: build ## Build the demo bundle, write it as an OCI layout, print its boots
 	@echo "# Bootstrap for the demo bundle once dist/demo-oci is served at $(DEMO_REGISTRY):"
 	@$(DISTGEN) bootstrap --from oci://$(DEMO_REGISTRY)/bundles/demo:0.1.0 --release dist/demo --plain-http
 
-test: tools ## Run every test: CUE vet, go vet, unit, CLI and interop tests
+test: unit e2e ## Run every test: unit, CLI, interop and end-to-end
+
+unit: tools ## The fast tests: CUE vet, go vet, unit, CLI and helm/cue interop (no cluster)
 	$(CUE) fmt --check --files schemas bundles versions.cue
 	$(CUE) vet -c ./bundles
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./tests/e2e/
 	DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) DISTGEN_CUE=$(CUE) $(GO) test -count=1 ./...
 
 lint: tools ## Check formatting of Go and CUE sources
@@ -44,7 +47,7 @@ lint: tools ## Check formatting of Go and CUE sources
 	$(CUE) fmt --check --files schemas bundles versions.cue
 	$(GO) vet ./...
 
-e2e: ## Run the end-to-end tests: real etcd, registry, kube-apiserver and Flux controllers
+e2e: ## The end-to-end tests: real etcd, registry, kube-apiserver and Flux controllers (first build ≈ 25 min)
 	DISTGEN_E2E_BIN="$$(bash tests/e2e/stack.sh build)" $(GO) test -count=1 -tags e2e -timeout 30m -v ./tests/e2e/
 
 bench: ## Run the Go benchmarks (demo bundle, generated catalogs)
@@ -62,4 +65,4 @@ $(CUE):
 clean: ## Remove bin/ and dist/
 	rm -rf bin dist
 
-.PHONY: help build demo test e2e lint bench tools clean
+.PHONY: help build demo test unit e2e lint bench tools clean

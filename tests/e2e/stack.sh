@@ -77,13 +77,15 @@ controller() {
 	printf 'module e2estack\n\ngo %s\n\nrequire %s %s\n' "$gover" "$mod" "$version" >"$dir/go.mod"
 	(
 		cd "$dir"
-		go mod edit -json "$gomod" | python3 -c '
-import json, sys
-for r in json.load(sys.stdin).get("Replace") or []:
-    new, old = r["New"], r["Old"]
-    if new.get("Version"):  # local ./api replaces are dropped
-        print(old["Path"] + ("@" + old["Version"] if old.get("Version") else "") + "=" + new["Path"] + "@" + new["Version"])
-' | while read -r rep; do go mod edit -replace="$rep"; done
+		# Versioned replaces as OLD[@VER]=NEW@VER; local ones (./api) are dropped.
+		go mod edit -print "$gomod" | awk '
+			/^replace \(/ { block = 1; next }
+			block && /^\)/ { block = 0; next }
+			/=>/ && (block || /^replace /) {
+				line = $0; sub(/^replace /, "", line); sub(/\/\/.*/, "", line)
+				split(line, side, "=>"); n = split(side[1], l, " "); m = split(side[2], r, " ")
+				if (m == 2) print (n == 2 ? l[1] "@" l[2] : l[1]) "=" r[1] "@" r[2]
+			}' | while read -r rep; do go mod edit -replace="$rep"; done
 		printf '//go:build tools\n\npackage e2estack\n\nimport _ "%s"\n' "$mod" >tools.go
 		cp "$src/go.sum" go.sum && chmod u+w go.sum
 		go mod tidy

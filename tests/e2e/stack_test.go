@@ -183,7 +183,9 @@ func startStack(bin string) (*stack, error) {
 		"--token-auth-file="+pki.tokens, "--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+pki.saPub, "--service-account-signing-key-file="+pki.saKey,
-		"--service-cluster-ip-range=10.0.0.0/24", "--endpoint-reconciler-type=none"); err != nil {
+		"--service-cluster-ip-range=10.0.0.0/24", "--endpoint-reconciler-type=none",
+		// As real clusters do: privileged components (CNI, storage, log shippers) need it.
+		"--allow-privileged=true"); err != nil {
 		return s, err
 	}
 	host := fmt.Sprintf("https://127.0.0.1:%d", kas)
