@@ -47,8 +47,8 @@ lint: tools ## Check formatting of Go and CUE sources
 	$(CUE) fmt --check --files schemas bundles versions.cue
 	$(GO) vet ./...
 
-e2e: ## The end-to-end tests: real etcd, registry, kube-apiserver and Flux controllers (first build ≈ 25 min)
-	DISTGEN_E2E_BIN="$$(bash tests/e2e/stack.sh build)" $(GO) test -count=1 -tags e2e -timeout 30m -v ./tests/e2e/
+e2e: tools ## The end-to-end tests: real etcd, registry, kube-apiserver and Flux controllers (first build ≈ 25 min)
+	DISTGEN_E2E_BIN="$$(bash tests/e2e/stack.sh build)" DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) $(GO) test -count=1 -tags e2e -timeout 30m -v ./tests/e2e/
 
 bench: ## Run the Go benchmarks (demo bundle, generated catalogs)
 	$(GO) test -run '^$$' -bench . -benchmem ./tests/...

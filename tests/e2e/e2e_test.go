@@ -85,6 +85,15 @@ func release(t *testing.T, dir, bundle, prefix string) *action.BuildResult {
 		t.Fatal(err)
 	}
 	t.Logf("push of %s %s: %d artifacts, %d bytes uploaded, %s", bundle, built.Release.Version, len(pushed.Artifacts), pushed.Bytes, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	again, err := (&action.Push{From: out, To: to, PlainHTTP: true}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Bytes != 0 {
+		t.Errorf("no-op push uploaded %d bytes", again.Bytes)
+	}
+	t.Logf("no-op push of %s %s: %d bytes uploaded, %s", bundle, built.Release.Version, again.Bytes, time.Since(start).Round(time.Millisecond))
 	boot, err := (&action.Bootstrap{From: to + "/bundles/" + bundle + ":" + built.Release.Version, PlainHTTP: true, Interval: time.Minute}).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -199,8 +208,8 @@ func get(t *testing.T, gvr schema.GroupVersionResource, namespace, name string) 
 
 func TestDemoBundle(t *testing.T) {
 	root := fixture.Copy(t, "../..", "versions.cue", "bundles", "packages", "schemas", "cue.mod")
-	start := time.Now()
 	built := release(t, root, "demo", "demo")
+	start := time.Now() // the bootstrap is applied
 	n := len(built.Release.Components)
 	hrs := waitReady(t, "demo", n, 4*time.Minute, nil)
 	t.Logf("demo: %d HelmReleases Ready %s after bootstrap", n, time.Since(start).Round(time.Millisecond))
@@ -235,6 +244,33 @@ func TestDemoBundle(t *testing.T) {
 		rev, _, _ := unstructured.NestedString(src.Object, "status", "artifact", "revision")
 		if !strings.HasSuffix(rev, built.Release.Artifact.Digest) {
 			t.Errorf("cluster applied %q, build printed %s", rev, built.Release.Artifact.Digest)
+		}
+	})
+
+	t.Run("helm pulls a pushed chart", func(t *testing.T) {
+		c := built.Release.Components[len(built.Release.Components)-1]
+		ran := 0
+		for _, env := range []string{"DISTGEN_HELM3", "DISTGEN_HELM4"} {
+			bin := os.Getenv(env)
+			if bin == "" {
+				continue
+			}
+			ran++
+			dir := t.TempDir()
+			helmEnv := append(os.Environ(), "HELM_CACHE_HOME="+dir, "HELM_CONFIG_HOME="+dir, "HELM_DATA_HOME="+dir)
+			pull := exec.Command(bin, "pull", "oci://"+cluster.registry+"/demo/"+c.Chart.Repository, "--version", c.Chart.Tag, "--plain-http", "-d", dir)
+			pull.Env = helmEnv
+			if b, err := pull.CombinedOutput(); err != nil {
+				t.Fatalf("%s pull: %v\n%s", env, err, b)
+			}
+			tmpl := exec.Command(bin, "template", c.ReleaseName, filepath.Join(dir, filepath.Base(c.Chart.File)), "--set", "tenant=demo")
+			tmpl.Env = helmEnv
+			if b, err := tmpl.CombinedOutput(); err != nil || !strings.Contains(string(b), "kind: ResourceQuota") {
+				t.Errorf("%s template of the pulled chart: %v\n%s", env, err, b)
+			}
+		}
+		if ran == 0 {
+			t.Skip("DISTGEN_HELM3/DISTGEN_HELM4 not set (make e2e sets them)")
 		}
 	})
 
@@ -278,15 +314,15 @@ func TestDemoBundle(t *testing.T) {
 		// Version 2: one component's values change; only it upgrades.
 		edit(t, filepath.Join(root, "versions.cue"), `distribution: "0.1.0"`, `distribution: "0.2.0"`)
 		edit(t, filepath.Join(root, "bundles", "demo.cue"), `values: retention: "14d"`, `values: retention: "30d"`)
-		start := time.Now()
 		v2 := release(t, root, "demo", "demo")
+		start := time.Now()
 		if v2.Release.Version != "0.2.0" {
 			t.Fatalf("version %s", v2.Release.Version)
 		}
 		hrs := waitReady(t, "demo", n, 3*time.Minute, func(hr helmv2.HelmRelease) bool {
 			return hr.Name != "monitoring-config" || hr.Status.History.Latest().Version == 2
 		})
-		t.Logf("upgrade to 0.2.0 reconciled in %s", time.Since(start).Round(time.Millisecond))
+		t.Logf("upgrade to 0.2.0 reconciled %s after its bootstrap was applied", time.Since(start).Round(time.Millisecond))
 		for _, hr := range hrs {
 			want := 1
 			if hr.Name == "monitoring-config" {
@@ -310,8 +346,8 @@ func TestFixtureBundle(t *testing.T) {
 	if err := catalog.WriteOptions(dir, catalog.Options{N: 20, Seed: 7, NoWait: true}); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	built := release(t, dir, "bench", "fixture")
+	start := time.Now()
 	hrs := waitReady(t, "bench", len(built.Release.Components), 5*time.Minute, nil)
 	t.Logf("fixture: %d HelmReleases over %d levels Ready %s after bootstrap", len(hrs), catalog.Levels, time.Since(start).Round(time.Millisecond))
 	checkOrder(t, hrs)
