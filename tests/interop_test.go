@@ -1,21 +1,15 @@
 package tests
 
 import (
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"sigs.k8s.io/yaml"
 
-	"github.com/distgen/distgen/generator/artifact"
 	"github.com/distgen/distgen/generator/render/flux"
 )
 
@@ -95,73 +89,4 @@ func releaseValues(t *testing.T, out, component, dir string) string {
 	}
 	t.Fatalf("no HelmRelease for %s", component)
 	return ""
-}
-
-// The digests build computes before anything is pushed are the digests a
-// registry computes when the artifacts are pushed to it.
-func TestDigestsMatchRegistry(t *testing.T) {
-	out, res := build(t, repoRoot, "demo")
-	srv := httptest.NewServer(registry.New())
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	created, err := time.Parse(time.RFC3339, res.Release.ReleaseDate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range res.Release.Components {
-		archive, err := os.ReadFile(filepath.Join(out, c.Chart.File))
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := artifact.Chart(archive, created)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ref, err := name.ParseReference(host + "/distgen/" + c.Chart.Repository + ":" + c.Chart.Tag)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(ref, img); err != nil {
-			t.Fatalf("push %s: %v", ref, err)
-		}
-		desc, err := remote.Head(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if desc.Digest.String() != c.Chart.Digest {
-			t.Errorf("%s: registry has %s, release.json says %s", ref, desc.Digest, c.Chart.Digest)
-		}
-	}
-
-	// The bundle artifact, rebuilt from the files in the output directory.
-	var files []artifact.File
-	err = filepath.Walk(filepath.Join(out, "flux"), func(path string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		rel, _ := filepath.Rel(filepath.Join(out, "flux"), path)
-		files = append(files, artifact.File{Path: filepath.ToSlash(rel), Data: b})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := artifact.Bundle(files, artifact.BundleMeta{
-		Source: "distgen:bundles/demo", Version: res.Release.Version, Created: created,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, _ := name.ParseReference(host + "/distgen/" + res.Release.Artifact.Repository + ":" + res.Release.Artifact.Tag)
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatal(err)
-	}
-	desc, err := remote.Head(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if desc.Digest.String() != res.Release.Artifact.Digest {
-		t.Errorf("bundle: registry has %s, release.json says %s", desc.Digest, res.Release.Artifact.Digest)
-	}
 }

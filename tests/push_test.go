@@ -62,6 +62,9 @@ func push(t *testing.T, dir, to string, opts ...publish.Option) (*action.PushRes
 	return p.Run(context.Background())
 }
 
+// A push stores exactly the digests build computed (the registry reports
+// them back), writes the bundle last, uploads nothing for an unchanged
+// release and only the changed chart and the bundle after one change.
 func TestPushRegistry(t *testing.T) {
 	root := copyProject(t, repoRoot)
 	out, res := build(t, root, "demo")
