@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -358,5 +359,30 @@ func TestPushedChartsWithHelmAndBootstrap(t *testing.T) {
 		if b, err := tmpl.CombinedOutput(); err != nil || !strings.Contains(string(b), "kind: ResourceQuota") {
 			t.Errorf("%s template of the pulled chart: %v\n%s", env, err, b)
 		}
+	}
+}
+
+// Cancelling a push stops it with the context's error; the bundle is not
+// tagged.
+func TestPushCancelled(t *testing.T) {
+	out, _ := build(t, repoRoot, "demo")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Cancel as soon as the first chart manifest reaches the registry.
+	host := newRegistry(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			h.ServeHTTP(w, req)
+			if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/charts/") && strings.Contains(req.URL.Path, "/manifests/") {
+				cancel()
+			}
+		})
+	})
+	p := &action.Push{From: out, To: "oci://" + host + "/distgen", PlainHTTP: true, Jobs: 1}
+	if _, err := p.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled push returned %v", err)
+	}
+	ref, _ := name.ParseReference(host + "/distgen/bundles/demo:0.1.0")
+	if _, err := remote.Head(ref); err == nil {
+		t.Error("a cancelled push tagged the bundle")
 	}
 }
