@@ -13,7 +13,7 @@ import (
 
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/load"
-	"github.com/distgen/distgen/generator/render/chart"
+	"github.com/distgen/distgen/generator/upstream"
 )
 
 // vendorFixtures places, for every upstream chart the project's bundles
@@ -26,7 +26,7 @@ func vendorFixtures(t *testing.T, root string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(root, chart.VendorDir)
+	dir := filepath.Join(root, upstream.VendorDir)
 	n := 0
 	for _, b := range proj.Bundles {
 		for _, c := range b.Components {

@@ -78,7 +78,7 @@ func TestBrokenBundles(t *testing.T) {
 			name:    "upstream chart not vendored",
 			changes: []change{{bundle, "\topt: {", "\twrapped: {\n\t\tnamespace: \"ns-w\"\n\t\tchart: upstream: [{repository: \"https://stefanprodan.github.io/podinfo\", name: \"podinfo\"}]\n\t}\n\topt: {"}},
 			want: []string{`component "wrapped": upstream chart not vendored: podinfo 6\.5\.0 from https://stefanprodan\.github\.io/podinfo`,
-				`helm pull podinfo --repo https://stefanprodan\.github\.io/podinfo --version 6\.5\.0 -d packages/vendor`},
+				`fetch it with: distgen vendor`},
 		},
 		{
 			name:    "missing values file",

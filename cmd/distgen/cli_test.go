@@ -199,3 +199,15 @@ func TestPushAndBootstrapCommands(t *testing.T) {
 		}
 	}
 }
+
+// A project without upstream charts vendors nothing and writes no lock.
+func TestVendorNothing(t *testing.T) {
+	root := t.TempDir()
+	mustRun(t, "build", "-C", "testdata/base", "--out", filepath.Join(root, "dist"))
+	if out := mustRun(t, "vendor", "-C", "testdata/base", "-o", "json"); strings.TrimSpace(out) != "null" && strings.TrimSpace(out) != "[]" {
+		t.Errorf("vendor printed %q", out)
+	}
+	if _, err := os.Stat(filepath.Join("testdata", "base", "versions.lock.json")); err == nil {
+		t.Error("vendor wrote a lock for a project without upstream charts")
+	}
+}

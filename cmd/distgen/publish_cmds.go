@@ -11,6 +11,7 @@ import (
 
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/publish"
+	"github.com/distgen/distgen/generator/upstream"
 )
 
 func isTerminal(w io.Writer) bool {
@@ -125,5 +126,43 @@ come from. Apply the output to a cluster that runs Flux.`,
 	cmd.Flags().DurationVar(&a.Interval, "interval", 0, "reconciliation interval (default 10m)")
 	cmd.Flags().StringVar(&a.Out, "out", "", "write to this file instead of stdout")
 	_ = cmd.MarkFlagRequired("from")
+	return cmd
+}
+
+func newVendor(s streams, g *globals) *cobra.Command {
+	var out outputFormat
+	var plainHTTP bool
+	a := &action.Vendor{Log: s.Err}
+	cmd := &cobra.Command{
+		Use:   "vendor",
+		Short: "Fetch and lock the upstream charts the bundles wrap, for offline builds",
+		Long: `Vendor fetches every upstream chart the project's bundles wrap, from OCI
+registries and HTTPS Helm repositories, and verifies it: the digest pinned in
+CUE or recorded in versions.lock.json, a safe archive, the right name and
+version. It records the digest in versions.lock.json the first time and keeps
+the archive in a content-addressed cache ($DISTGEN_CACHE or the user's cache
+directory), from which later builds read without the network.`,
+		Example: `  # fetch and lock every upstream chart of this project
+  distgen vendor
+
+  # then build the platform offline
+  distgen build --bundle platform`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.Dir = g.Dir
+			a.Fetcher = &upstream.Fetcher{PlainHTTP: plainHTTP}
+			res, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out.print(s.Out, res, func() {
+				for _, r := range res {
+					fmt.Fprintf(s.Out, "%s %s %s\n", r.Chart.Name, r.Chart.Version, r.Digest)
+				}
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&plainHTTP, "plain-http", false, "reach OCI registries over HTTP (loopback registries only)")
+	addOutputFlag(cmd, &out)
 	return cmd
 }

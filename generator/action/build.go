@@ -20,6 +20,7 @@ import (
 	"github.com/distgen/distgen/generator/plan"
 	"github.com/distgen/distgen/generator/render/chart"
 	"github.com/distgen/distgen/generator/render/flux"
+	"github.com/distgen/distgen/generator/upstream"
 )
 
 // ReleaseFile is the name of the release description in a build's output.
@@ -115,9 +116,13 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 			steps = append(steps, s)
 		}
 	}
+	resolve, err := upstreamResolver(proj.Root)
+	if err != nil {
+		return nil, err
+	}
 	opts := chart.Options{
 		Root: proj.Root, Bundle: pl.Bundle.Name, ReleaseDate: pl.Bundle.ReleaseDate,
-		KubeVersion: o.KubeVersion, ScratchDir: scratch,
+		KubeVersion: o.KubeVersion, ScratchDir: scratch, Upstream: resolve,
 	}
 	charts := make([]*chart.Chart, len(steps))
 	digests := make([]string, len(steps))
@@ -214,6 +219,20 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	}
 	res.Release = rel
 	return res, nil
+}
+
+// upstreamResolver finds upstream chart archives: the project's vendor
+// directory, then the cache by the lock's digests.
+func upstreamResolver(root string) (func(api.Upstream) (string, error), error) {
+	lock, err := upstream.ReadLock(root)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := upstream.DefaultCache()
+	if err != nil {
+		return nil, err
+	}
+	return func(u api.Upstream) (string, error) { return upstream.Resolve(root, lock, cache, u) }, nil
 }
 
 // BundleMeta is the metadata of a bundle's artifact.

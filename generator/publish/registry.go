@@ -90,7 +90,7 @@ func NewRegistry(prefix string, opts ...Option) (*Registry, error) {
 	if _, err := name.NewRepository(prefix + "/x"); err != nil {
 		return nil, fmt.Errorf("registry prefix %q: %w", prefix, err)
 	}
-	if o.plainHTTP && !isLoopback(prefix) {
+	if o.plainHTTP && !IsLoopback(hostOf(prefix)) {
 		return nil, fmt.Errorf("plain HTTP is only for loopback registries, not %s", hostOf(prefix))
 	}
 	return &Registry{prefix: prefix, opts: o}, nil
@@ -197,8 +197,9 @@ func hostOf(prefix string) string {
 	return host
 }
 
-func isLoopback(prefix string) bool {
-	host := hostOf(prefix)
+// IsLoopback reports whether a registry host (HOST or HOST:PORT) is on
+// this machine, the only place plain HTTP is allowed.
+func IsLoopback(host string) bool {
 	if h, _, ok := strings.Cut(host, ":"); ok && !strings.HasPrefix(host, "[") {
 		host = h
 	}

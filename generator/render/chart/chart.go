@@ -23,10 +23,6 @@ import (
 	"github.com/distgen/distgen/generator/plan"
 )
 
-// VendorDir is where vendored upstream chart archives live, relative to the
-// project root.
-const VendorDir = "packages/vendor"
-
 // DefaultKubeVersion is the Kubernetes version charts are rendered for
 // unless a build asks for another.
 const DefaultKubeVersion = "v1.33.0"
@@ -44,6 +40,8 @@ type Options struct {
 	// ScratchDir is a directory the build may write into (lint needs the
 	// chart on disk).
 	ScratchDir string
+	// Upstream finds the archive of an upstream chart a wrapper depends on.
+	Upstream func(api.Upstream) (string, error)
 }
 
 // Chart is a packaged chart.
@@ -59,10 +57,6 @@ type Chart struct {
 	// Lint holds Helm lint's messages below error severity.
 	Lint []string
 }
-
-// ErrNotVendored is returned when an upstream chart a component wraps is not
-// in the vendor directory yet.
-var ErrNotVendored = errors.New("upstream chart not vendored")
 
 // Build packages, lints and renders the chart of one step.
 func Build(s *plan.Step, opts Options) (*Chart, error) {
@@ -251,14 +245,16 @@ func wrapper(s *plan.Step, opts Options) (*chartv2.Chart, error) {
 	var notes strings.Builder
 	fmt.Fprintf(&notes, "%s wraps these upstream charts with the platform's values:\n", comp.Name)
 	for _, u := range comp.Chart.Upstream {
-		path := filepath.Join(opts.Root, VendorDir, u.ArchiveName())
-		sub, err := loader.LoadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s %s from %s is not in %s; vendor it with: %s",
-				ErrNotVendored, u.Name, u.Version, u.Repository, VendorDir, pullCommand(u))
+		if opts.Upstream == nil {
+			return nil, fmt.Errorf("no source for upstream chart %s %s", u.Name, u.Version)
 		}
+		path, err := opts.Upstream(u)
 		if err != nil {
-			return nil, fmt.Errorf("loading vendored chart %s: %w", u.ArchiveName(), err)
+			return nil, err
+		}
+		sub, err := loader.LoadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("loading upstream chart %s %s: %w", u.Name, u.Version, err)
 		}
 		if sub.Metadata.Name != u.Name || sub.Metadata.Version != u.Version {
 			return nil, fmt.Errorf("vendored chart %s holds %s %s, want %s %s",
@@ -272,12 +268,4 @@ func wrapper(s *plan.Step, opts Options) (*chartv2.Chart, error) {
 	}
 	c.Templates = []*common.File{{Name: "templates/NOTES.txt", Data: []byte(notes.String())}}
 	return c, nil
-}
-
-// pullCommand is the helm command that fetches u into the vendor directory.
-func pullCommand(u api.Upstream) string {
-	if strings.HasPrefix(u.Repository, "oci://") {
-		return fmt.Sprintf("helm pull %s/%s --version %s -d %s", strings.TrimSuffix(u.Repository, "/"), u.Name, u.Version, VendorDir)
-	}
-	return fmt.Sprintf("helm pull %s --repo %s --version %s -d %s", u.Name, u.Repository, u.Version, VendorDir)
 }

@@ -1,0 +1,135 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/load"
+	"github.com/distgen/distgen/generator/upstream"
+)
+
+// Vendor fetches every upstream chart the project's bundles wrap, verifies
+// it, records its digest in the lock beside versions.cue the first time,
+// and keeps it in the content-addressed cache, so builds need no network.
+type Vendor struct {
+	// Dir is the project root or a directory below it.
+	Dir string
+	// Fetcher downloads charts; nil means one with default settings.
+	Fetcher *upstream.Fetcher
+	// Cache is where archives are kept; empty means the default cache.
+	Cache upstream.Cache
+	// Log receives a line per chart; nil discards them.
+	Log io.Writer
+}
+
+// Vendored is what vendoring did for one chart.
+type Vendored struct {
+	Chart  api.Upstream `json:"chart"`
+	Digest string       `json:"digest"`
+	// Source is "cache" or "fetched".
+	Source string `json:"source"`
+}
+
+// Run vendors the charts, sorted by repository, name and version. Charts
+// that fail are reported together; the others are still locked.
+func (v *Vendor) Run(ctx context.Context) ([]Vendored, error) {
+	root, err := load.FindRoot(v.Dir)
+	if err != nil {
+		return nil, err
+	}
+	proj, err := load.Project(root)
+	if err != nil {
+		return nil, err
+	}
+	cache := v.Cache
+	if cache.Dir == "" {
+		if cache, err = upstream.DefaultCache(); err != nil {
+			return nil, err
+		}
+	}
+	fetcher := v.Fetcher
+	if fetcher == nil {
+		fetcher = &upstream.Fetcher{}
+	}
+	lock, err := upstream.ReadLock(root)
+	if err != nil {
+		return nil, err
+	}
+	var out []Vendored
+	var errs []error
+	for _, u := range upstreams(proj) {
+		got, err := vendorOne(ctx, fetcher, cache, lock, u)
+		if err != nil {
+			errs = append(errs, &UsageError{Msg: fmt.Sprintf("upstream chart %s %s from %s: %v", u.Name, u.Version, u.Repository, err)})
+			continue
+		}
+		if v.Log != nil {
+			fmt.Fprintf(v.Log, "%-7s %s %s %s\n", got.Source, u.Name, u.Version, got.Digest)
+		}
+		out = append(out, got)
+	}
+	if lock.Changed() {
+		if err := lock.Write(root); err != nil {
+			return nil, err
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func vendorOne(ctx context.Context, f *upstream.Fetcher, cache upstream.Cache, lock *upstream.Lock, u api.Upstream) (Vendored, error) {
+	want := u.Digest
+	if e := lock.Get(u); e != nil {
+		if want != "" && e.Digest != want {
+			return Vendored{}, fmt.Errorf("%w: pinned %s, locked %s", upstream.ErrDigestMismatch, want, e.Digest)
+		}
+		want = e.Digest
+	}
+	if want != "" {
+		if _, ok := cache.Get(want); ok {
+			return Vendored{Chart: u, Digest: want, Source: "cache"}, nil
+		}
+	}
+	fetched, err := f.Fetch(ctx, u)
+	if err != nil {
+		return Vendored{}, err
+	}
+	if err := upstream.Verify(fetched.Archive, u, want); err != nil {
+		return Vendored{}, err
+	}
+	d, err := cache.Put(fetched.Archive)
+	if err != nil {
+		return Vendored{}, err
+	}
+	lock.Set(u, d, fetched.Manifest)
+	return Vendored{Chart: u, Digest: d, Source: "fetched"}, nil
+}
+
+// upstreams lists the upstream charts of every bundle once, sorted.
+func upstreams(p *api.Project) []api.Upstream {
+	seen := map[string]api.Upstream{}
+	for _, b := range p.Bundles {
+		for _, c := range b.Components {
+			for _, u := range c.Chart.Upstream {
+				key := u.Repository + "\x00" + u.Name + "\x00" + u.Version
+				if prev, ok := seen[key]; !ok || (prev.Digest == "" && u.Digest != "") {
+					u.Alias = ""
+					seen[key] = u
+				}
+			}
+		}
+	}
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]api.Upstream, len(keys))
+	for i, k := range keys {
+		out[i] = seen[k]
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+package upstream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/distgen/distgen/generator/api"
+)
+
+// LockFile is the lock kept beside versions.cue.
+const LockFile = "versions.lock.json"
+
+// Lock records the digest of every upstream chart the first time it is
+// fetched; later fetches must match it.
+type Lock struct {
+	Charts []Locked `json:"charts"`
+	// changed is set when Set records something new.
+	changed bool
+}
+
+// Changed reports whether Set recorded anything since the lock was read.
+func (l *Lock) Changed() bool { return l.changed }
+
+// Locked is one locked upstream chart.
+type Locked struct {
+	Repository string `json:"repository"`
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	// Digest is the sha256 of the chart archive.
+	Digest string `json:"digest"`
+	// Manifest is the OCI manifest digest, for charts from registries.
+	Manifest string `json:"manifest,omitempty"`
+}
+
+func (l Locked) matches(u api.Upstream) bool {
+	return l.Repository == u.Repository && l.Name == u.Name && l.Version == u.Version
+}
+
+// ReadLock reads the lock of the project at root; a missing lock is empty.
+func ReadLock(root string) (*Lock, error) {
+	b, err := os.ReadFile(filepath.Join(root, LockFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return &Lock{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var l Lock
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("%s: %w", LockFile, err)
+	}
+	return &l, nil
+}
+
+// Get returns the entry for u, or nil.
+func (l *Lock) Get(u api.Upstream) *Locked {
+	for i := range l.Charts {
+		if l.Charts[i].matches(u) {
+			return &l.Charts[i]
+		}
+	}
+	return nil
+}
+
+// Set records u's digests.
+func (l *Lock) Set(u api.Upstream, digest, manifest string) {
+	if e := l.Get(u); e != nil {
+		if e.Digest != digest || e.Manifest != manifest {
+			e.Digest, e.Manifest, l.changed = digest, manifest, true
+		}
+		return
+	}
+	l.changed = true
+	l.Charts = append(l.Charts, Locked{Repository: u.Repository, Name: u.Name, Version: u.Version, Digest: digest, Manifest: manifest})
+}
+
+// Write writes the lock, sorted, through a temporary file.
+func (l *Lock) Write(root string) error {
+	sort.Slice(l.Charts, func(i, j int) bool {
+		a, b := l.Charts[i], l.Charts[j]
+		return a.Repository+"\x00"+a.Name+"\x00"+a.Version < b.Repository+"\x00"+b.Name+"\x00"+b.Version
+	})
+	b, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(root, LockFile), append(b, '\n'))
+}
+
+// Cache is a content-addressed store of chart archives:
+// DIR/sha256/<hex>.tgz.
+type Cache struct{ Dir string }
+
+// DefaultCache is $DISTGEN_CACHE/charts, or distgen/charts under the
+// user's cache directory.
+func DefaultCache() (Cache, error) {
+	if d := os.Getenv("DISTGEN_CACHE"); d != "" {
+		return Cache{Dir: filepath.Join(d, "charts")}, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return Cache{}, err
+	}
+	return Cache{Dir: filepath.Join(d, "distgen", "charts")}, nil
+}
+
+// Path is where the archive with digest lives.
+func (c Cache) Path(digest string) string {
+	algo, hex, _ := strings.Cut(digest, ":")
+	return filepath.Join(c.Dir, algo, hex+".tgz")
+}
+
+// Get returns the archive with digest, if the cache holds it intact.
+func (c Cache) Get(d string) ([]byte, bool) {
+	b, err := os.ReadFile(c.Path(d))
+	if err != nil || digest(b) != d {
+		return nil, false
+	}
+	return b, true
+}
+
+// Put stores an archive and returns its digest.
+func (c Cache) Put(archive []byte) (string, error) {
+	d := digest(archive)
+	if _, ok := c.Get(d); ok {
+		return d, nil
+	}
+	path := c.Path(d)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	return d, writeAtomic(path, archive)
+}
+
+// ErrNotVendored is returned when an upstream chart is neither in the
+// project's vendor directory nor locked and cached.
+var ErrNotVendored = errors.New("upstream chart not vendored")
+
+// VendorDir is where a project may keep upstream chart archives itself
+// (<name>-<version>.tgz), relative to its root.
+const VendorDir = "packages/vendor"
+
+// Resolve finds the archive of u: the project's vendor directory first,
+// then the cache, by the digest the lock records (or the pin, when set).
+func Resolve(root string, lock *Lock, cache Cache, u api.Upstream) (string, error) {
+	local := filepath.Join(root, VendorDir, u.ArchiveName())
+	if _, err := os.Stat(local); err == nil {
+		return local, nil
+	}
+	want := u.Digest
+	if e := lock.Get(u); e != nil && want == "" {
+		want = e.Digest
+	}
+	if want != "" {
+		if _, ok := cache.Get(want); ok {
+			return cache.Path(want), nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s %s from %s is neither in %s nor cached; fetch it with: distgen vendor",
+		ErrNotVendored, u.Name, u.Version, u.Repository, VendorDir)
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
