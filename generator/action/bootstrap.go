@@ -3,13 +3,12 @@ package action
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/distgen/distgen/generator/internal/atomicfile"
 	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/generator/render/flux"
 )
@@ -91,29 +90,9 @@ func (b *Bootstrap) Run(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	if b.Out != "" {
-		if err := writeFile(b.Out, out); err != nil {
+		if err := atomicfile.Write(b.Out, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
-}
-
-// writeFile writes through a temporary file and a rename.
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -14,13 +14,18 @@ type Project struct {
 	Bundle string
 }
 
+// loadProject loads the project at dir or above it.
+func loadProject(dir string) (*api.Project, error) {
+	root, err := load.FindRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return load.Project(root)
+}
+
 // plan loads the project and plans the chosen bundle.
 func (p Project) plan() (*api.Project, *plan.Plan, error) {
-	root, err := load.FindRoot(p.Dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	proj, err := load.Project(root)
+	proj, err := loadProject(p.Dir)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"github.com/distgen/distgen/generator/api"
-	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/upstream"
 )
 
@@ -37,11 +36,7 @@ type Vendored struct {
 // Run vendors the charts, sorted by repository, name and version. Charts
 // that fail are reported together; the others are still locked.
 func (v *Vendor) Run(ctx context.Context) ([]Vendored, error) {
-	root, err := load.FindRoot(v.Dir)
-	if err != nil {
-		return nil, err
-	}
-	proj, err := load.Project(root)
+	proj, err := loadProject(v.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +50,7 @@ func (v *Vendor) Run(ctx context.Context) ([]Vendored, error) {
 	if fetcher == nil {
 		fetcher = &upstream.Fetcher{}
 	}
-	lock, err := upstream.ReadLock(root)
+	lock, err := upstream.ReadLock(proj.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +68,7 @@ func (v *Vendor) Run(ctx context.Context) ([]Vendored, error) {
 		out = append(out, got)
 	}
 	if lock.Changed() {
-		if err := lock.Write(root); err != nil {
+		if err := lock.Write(proj.Root); err != nil {
 			return nil, err
 		}
 	}

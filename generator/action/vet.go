@@ -4,7 +4,6 @@ import (
 	"context"
 	"sort"
 
-	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/plan"
 )
 
@@ -27,11 +26,7 @@ type VetBundle struct {
 
 // Run vets the project and summarises its bundles, sorted by name.
 func (v *Vet) Run(ctx context.Context) ([]VetBundle, error) {
-	root, err := load.FindRoot(v.Dir)
-	if err != nil {
-		return nil, err
-	}
-	proj, err := load.Project(root)
+	proj, err := loadProject(v.Dir)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/internal/atomicfile"
 )
 
 // LockFile is the lock kept beside versions.cue.
@@ -89,7 +90,7 @@ func (l *Lock) Write(root string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(root, LockFile), append(b, '\n'))
+	return atomicfile.Write(filepath.Join(root, LockFile), append(b, '\n'))
 }
 
 // Cache is a content-addressed store of chart archives:
@@ -134,7 +135,7 @@ func (c Cache) Put(archive []byte) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}
-	return d, writeAtomic(path, archive)
+	return d, atomicfile.Write(path, archive)
 }
 
 // ErrNotVendored is returned when an upstream chart is neither in the
@@ -163,23 +164,4 @@ func Resolve(root string, lock *Lock, cache Cache, u api.Upstream) (string, erro
 	}
 	return "", fmt.Errorf("%w: %s %s from %s is neither in %s nor cached; fetch it with: distgen vendor",
 		ErrNotVendored, u.Name, u.Version, u.Repository, VendorDir)
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
