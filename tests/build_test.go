@@ -17,6 +17,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
+
+	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/plan"
+	"github.com/distgen/distgen/generator/render/chart"
 )
 
 // The demo bundle's Flux objects and release.json are pinned by golden
@@ -242,4 +246,45 @@ func TestPackagedValues(t *testing.T) {
 	if tenant.Values["isolated"] != false {
 		t.Errorf("chart values %v", tenant.Values)
 	}
+}
+
+// The image inventory of a chart with every workload kind, init and
+// ephemeral containers, images set through values and a helm.sh/images
+// annotation is pinned by a golden file.
+func TestImageInventory(t *testing.T) {
+	dir, _ := filepath.Abs(filepath.Join("testdata", "workloads"))
+	vals, err := loader.LoadValues(strings.NewReader(readString(t, filepath.Join(dir, "values.yaml"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp := &api.Component{Name: "workloads", Namespace: "apps", ReleaseName: "workloads", Version: "1.0.0",
+		Chart: api.ChartSource{Path: "packages/system/workloads"}, ChartDir: dir, ValuesFiles: []string{"values.yaml"},
+		FileValues: []map[string]any{vals}, Values: map[string]any{"worker": map[string]any{"tag": "2.2"}}, Enabled: true}
+	p, err := plan.Build(&api.Bundle{Name: "t", Components: []*api.Component{comp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := chart.Build(p.Steps[0], chart.Options{ReleaseDate: time.Unix(0, 0), ScratchDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.Images, "\n") + "\n"
+	golden := filepath.Join("testdata", "golden", "workloads-images.txt")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := readString(t, golden); got != want {
+		t.Errorf("inventory:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func readString(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -91,7 +91,7 @@ func TestVendorFetchesLocksAndBuildsOffline(t *testing.T) {
 	// The OCI chart: pushed to an in-process registry as helm push would.
 	host := newRegistry(t, nil)
 	redis := upstreamChart(t, "redis", "v1.2.3")
-	img, err := artifact.Chart(redis, time.Unix(0, 0))
+	img, err := artifact.Chart(redis, time.Unix(0, 0), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -211,3 +211,23 @@ func TestVendorNothing(t *testing.T) {
 		t.Error("vendor wrote a lock for a project without upstream charts")
 	}
 }
+
+func TestImages(t *testing.T) {
+	out := mustRun(t, "images", "-C", "../..", "--bundle", "demo")
+	want := "docker.io/fluent/fluent-bit:3.2.4\nghcr.io/fluxcd/helm-controller:v1.4.3\nghcr.io/fluxcd/kustomize-controller:v1.7.2\nghcr.io/fluxcd/source-controller:v1.7.3\n"
+	if out != want {
+		t.Errorf("images:\n%s\nwant:\n%s", out, want)
+	}
+	var res struct {
+		Components []struct {
+			Name   string
+			Images []string
+		}
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "images", "-C", "../..", "--bundle", "demo", "-o", "json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Components) != 1 || res.Components[0].Name != "log-shipper" {
+		t.Errorf("images -o json: %+v", res)
+	}
+}

@@ -103,6 +103,39 @@ func newTemplate(s streams, g *globals) *cobra.Command {
 	return cmd
 }
 
+func newImages(s streams, g *globals) *cobra.Command {
+	var out outputFormat
+	a := &action.Images{Log: s.Err}
+	cmd := &cobra.Command{
+		Use:   "images",
+		Short: "List the container images a bundle's release pulls",
+		Long: `Images renders every component with its final values and lists the images
+in the pod templates of every workload kind, those the charts declare in
+their helm.sh/images annotation, and those the bundle pins in CUE.`,
+		Example: `  # every image of the demo bundle, one per line
+  distgen images --bundle demo
+
+  # per component, as JSON
+  distgen images --bundle platform -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.Project = g.project()
+			res, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out.print(s.Out, res, func() {
+				for _, i := range res.Images {
+					fmt.Fprintln(s.Out, i)
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
 func newGraph(s streams, g *globals) *cobra.Command {
 	a := &action.Graph{}
 	cmd := &cobra.Command{

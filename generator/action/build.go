@@ -17,6 +17,7 @@ import (
 
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/artifact"
+	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/plan"
 	"github.com/distgen/distgen/generator/render/chart"
 	"github.com/distgen/distgen/generator/render/flux"
@@ -137,7 +138,8 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 			}
 			c, err := chart.Build(s, opts)
 			if err == nil {
-				digests[i], err = chartDigest(c.Archive, pl.Bundle.ReleaseDate)
+				c.Images = inventory.Merge(c.Images, s.Component.Images)
+				digests[i], err = chartDigest(c.Archive, pl.Bundle.ReleaseDate, c.Images)
 			}
 			if err != nil {
 				errs[i] = &ComponentError{Component: s.Component.Name, Pos: s.Component.Pos, Err: err}
@@ -210,13 +212,15 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 				SHA256: hex.EncodeToString(sum[:]), Size: int64(len(charts[i].Archive)),
 			},
 			Upstream: c.Chart.Upstream,
-			Images:   c.Images,
+			Images:   charts[i].Images,
 		}
 		for _, d := range s.DependsOn {
 			rc.DependsOn = append(rc.DependsOn, d.Name)
 		}
 		rel.Components = append(rel.Components, rc)
+		rel.Images = inventory.Merge(rel.Images, rc.Images)
 	}
+	rel.Images = inventory.Merge(rel.Images, pl.Bundle.Images)
 	res.Release = rel
 	return res, nil
 }
@@ -248,8 +252,8 @@ func artifactFiles(files []flux.File) []artifact.File {
 	return out
 }
 
-func chartDigest(archive []byte, created time.Time) (string, error) {
-	img, err := artifact.Chart(archive, created)
+func chartDigest(archive []byte, created time.Time, images []string) (string, error) {
+	img, err := artifact.Chart(archive, created, images)
 	if err != nil {
 		return "", err
 	}

@@ -173,7 +173,7 @@ func Artifacts(dir string) (*api.Release, []v1.Image, v1.Image, error) {
 		if sum := sha256.Sum256(archive); hex.EncodeToString(sum[:]) != c.Chart.SHA256 {
 			return nil, nil, nil, fmt.Errorf("component %q: %s changed since the build: %w", c.Name, c.Chart.File, ErrStaleBuild)
 		}
-		img, err := artifact.Chart(archive, created)
+		img, err := artifact.Chart(archive, created, c.Images)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("component %q: %w", c.Name, err)
 		}

@@ -19,6 +19,9 @@ const (
 	AnnotationDescription = "org.opencontainers.image.description"
 	AnnotationSource      = "org.opencontainers.image.source"
 	AnnotationRevision    = "org.opencontainers.image.revision"
+	// AnnotationImages lists, comma-separated, the container images a chart
+	// artifact's release pulls.
+	AnnotationImages = "io.distgen.images"
 )
 
 // Labels and annotations distgen puts on the Kubernetes objects it renders.

@@ -8,6 +8,8 @@ type Release struct {
 	ReleaseDate string             `json:"releaseDate"`
 	Artifact    ArtifactRef        `json:"artifact"`
 	Components  []ReleaseComponent `json:"components"`
+	// Images every component pulls and those the bundle declares, sorted.
+	Images []string `json:"images,omitempty"`
 }
 
 // ArtifactRef locates an OCI artifact relative to the registry prefix a
@@ -33,6 +35,7 @@ type ReleaseComponent struct {
 	DependsOn   []string    `json:"dependsOn,omitempty"`
 	Chart       ArtifactRef `json:"chart"`
 	Upstream    []Upstream  `json:"upstream,omitempty"`
-	// Images the component declares beyond what its templates show.
+	// Images the component pulls: from its rendered objects, its chart's
+	// helm.sh/images annotation and its CUE declaration; sorted.
 	Images []string `json:"images,omitempty"`
 }

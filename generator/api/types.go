@@ -32,6 +32,9 @@ type Bundle struct {
 	Version     string    `json:"version"`
 	ReleaseDate time.Time `json:"releaseDate"`
 	Description string    `json:"description,omitempty"`
+	// Images the platform pulls that no component renders (Flux's own
+	// controllers, node images).
+	Images []string `json:"images,omitempty"`
 	// Components sorted by name.
 	Components []*Component `json:"components"`
 }

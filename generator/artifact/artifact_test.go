@@ -82,7 +82,7 @@ func TestChartArtifact(t *testing.T) {
 		t.Fatal(err)
 	}
 	archive := readFile(t, path)
-	img, err := Chart(archive, when)
+	img, err := Chart(archive, when, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,12 +134,22 @@ func TestChartArtifact(t *testing.T) {
 
 	// Another creation date is another digest; the same inputs the same one.
 	d1, _ := img.Digest()
-	img2, _ := Chart(archive, when)
+	img2, _ := Chart(archive, when, nil)
 	d2, _ := img2.Digest()
-	img3, _ := Chart(archive, when.Add(time.Hour))
+	img3, _ := Chart(archive, when.Add(time.Hour), nil)
 	d3, _ := img3.Digest()
 	if d1 != d2 || d1 == d3 {
 		t.Errorf("digests %s %s %s: want first two equal, third different", d1, d2, d3)
+	}
+
+	// The images a release pulls are annotated, and are part of the digest.
+	withImages, _ := Chart(archive, when, []string{"a.example/x:1", "b.example/y:2"})
+	raw, _ = withImages.RawManifest()
+	if got := manifest(t, raw)["annotations"].(map[string]any)[api.AnnotationImages]; got != "a.example/x:1,b.example/y:2" {
+		t.Errorf("images annotation %v", got)
+	}
+	if d4, _ := withImages.Digest(); d4 == d1 {
+		t.Error("images do not change the digest")
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 
 // Chart is the Helm OCI artifact of a packaged chart: config = the chart's
 // metadata as JSON, one layer = the archive, the annotations helm push sets
-// with created = the release date.
-func Chart(archive []byte, created time.Time) (v1.Image, error) {
+// with created = the release date, and the images the release pulls.
+func Chart(archive []byte, created time.Time, images []string) (v1.Image, error) {
 	c, err := loader.LoadArchive(bytes.NewReader(archive))
 	if err != nil {
 		return nil, fmt.Errorf("reading chart archive: %w", err)
@@ -40,6 +40,9 @@ func Chart(archive []byte, created time.Time) (v1.Image, error) {
 	}
 	if len(meta.Sources) > 0 {
 		ann[api.AnnotationSource] = meta.Sources[0]
+	}
+	if len(images) > 0 {
+		ann[api.AnnotationImages] = strings.Join(images, ",")
 	}
 	if len(meta.Maintainers) > 0 {
 		var authors []string

@@ -215,10 +215,11 @@ func decodeVersions(v cue.Value, out *api.Versions) error {
 
 func decodeBundle(v cue.Value, root string, decls map[string]string) (*api.Bundle, Errors) {
 	var raw struct {
-		Name        string `json:"name"`
-		Version     string `json:"version"`
-		ReleaseDate string `json:"releaseDate"`
-		Description string `json:"description"`
+		Name        string   `json:"name"`
+		Version     string   `json:"version"`
+		ReleaseDate string   `json:"releaseDate"`
+		Description string   `json:"description"`
+		Images      []string `json:"images"`
 	}
 	pos := userPos(v, root)
 	if err := decode(v, &raw); err != nil {
@@ -228,7 +229,7 @@ func decodeBundle(v cue.Value, root string, decls map[string]string) (*api.Bundl
 	if err != nil {
 		return nil, Errors{{Pos: pos, Path: "releaseDate", Msg: err.Error()}}
 	}
-	b := &api.Bundle{Name: raw.Name, Version: raw.Version, ReleaseDate: t.UTC(), Description: raw.Description}
+	b := &api.Bundle{Name: raw.Name, Version: raw.Version, ReleaseDate: t.UTC(), Description: raw.Description, Images: raw.Images}
 	iter, err := v.LookupPath(cue.ParsePath("components")).Fields()
 	if err != nil {
 		return nil, fromCUE(err, root, nil)

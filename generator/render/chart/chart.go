@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/plan"
 )
 
@@ -56,6 +57,9 @@ type Chart struct {
 	Manifests map[string]string
 	// Lint holds Helm lint's messages below error severity.
 	Lint []string
+	// Images the rendered objects pull, and those the chart declares in its
+	// helm.sh/images annotation; sorted.
+	Images []string
 }
 
 // Build packages, lints and renders the chart of one step.
@@ -121,6 +125,15 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	for _, crd := range c.CRDObjects() {
 		out.Manifests[crd.Filename] = string(crd.File.Data)
 	}
+	found, err := inventory.FromManifests(out.Manifests)
+	if err != nil {
+		return nil, fmt.Errorf("image inventory: %w", err)
+	}
+	declared, err := inventory.FromChart(c)
+	if err != nil {
+		return nil, fmt.Errorf("image inventory: %w", err)
+	}
+	out.Images = inventory.Merge(found, declared)
 
 	path, err := chartutil.Save(c, stage)
 	if err != nil {

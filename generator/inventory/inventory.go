@@ -1,0 +1,134 @@
+package inventory
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+// AnnotationHelmImages is the chart annotation that lists images a chart
+// pulls beyond what its templates show.
+const AnnotationHelmImages = "helm.sh/images"
+
+// podSpecPaths are where each workload kind keeps its pod spec.
+var podSpecPaths = map[string][]string{
+	"Pod":                   {"spec"},
+	"Deployment":            {"spec", "template", "spec"},
+	"StatefulSet":           {"spec", "template", "spec"},
+	"DaemonSet":             {"spec", "template", "spec"},
+	"ReplicaSet":            {"spec", "template", "spec"},
+	"ReplicationController": {"spec", "template", "spec"},
+	"Job":                   {"spec", "template", "spec"},
+	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
+	"PodTemplate":           {"template", "spec"},
+}
+
+// FromManifests returns the images in the pod specs of rendered objects,
+// sorted and unique. manifests maps a source file to its YAML stream.
+func FromManifests(manifests map[string]string) ([]string, error) {
+	set := map[string]bool{}
+	names := make([]string, 0, len(manifests))
+	for n := range manifests {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifests[n]), 4096)
+		for {
+			var obj map[string]any
+			if err := dec.Decode(&obj); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return nil, fmt.Errorf("%s: %w", n, err)
+			}
+			kind, _ := obj["kind"].(string)
+			path, ok := podSpecPaths[kind]
+			if !ok {
+				continue
+			}
+			spec := dig(obj, path)
+			for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
+				cs, _ := spec[list].([]any)
+				for _, c := range cs {
+					if m, ok := c.(map[string]any); ok {
+						if img, ok := m["image"].(string); ok && img != "" {
+							set[img] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return sorted(set), nil
+}
+
+func dig(obj map[string]any, path []string) map[string]any {
+	cur := obj
+	for _, p := range path {
+		next, ok := cur[p].(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = next
+	}
+	return cur
+}
+
+// FromChart returns the images a chart and its dependencies declare in
+// their helm.sh/images annotation ("- name: x\n  image: repo:tag").
+func FromChart(c *chartv2.Chart) ([]string, error) {
+	set := map[string]bool{}
+	var walk func(c *chartv2.Chart) error
+	walk = func(c *chartv2.Chart) error {
+		if raw := c.Metadata.Annotations[AnnotationHelmImages]; raw != "" {
+			var entries []struct {
+				Image string `json:"image"`
+			}
+			if err := yaml.Unmarshal([]byte(raw), &entries); err != nil {
+				return fmt.Errorf("chart %s: %s annotation: %w", c.Name(), AnnotationHelmImages, err)
+			}
+			for _, e := range entries {
+				if e.Image != "" {
+					set[e.Image] = true
+				}
+			}
+		}
+		for _, d := range c.Dependencies() {
+			if err := walk(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(c); err != nil {
+		return nil, err
+	}
+	return sorted(set), nil
+}
+
+// Merge returns the sorted union of image lists.
+func Merge(lists ...[]string) []string {
+	set := map[string]bool{}
+	for _, l := range lists {
+		for _, i := range l {
+			set[i] = true
+		}
+	}
+	return sorted(set)
+}
+
+func sorted(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for i := range set {
+		out = append(out, i)
+	}
+	sort.Strings(out)
+	return out
+}
