@@ -166,3 +166,37 @@ directory), from which later builds read without the network.`,
 	addOutputFlag(cmd, &out)
 	return cmd
 }
+
+func newServe(s streams) *cobra.Command {
+	a := &action.Serve{}
+	cmd := &cobra.Command{
+		Use:   "serve DIR",
+		Short: "Serve a release written as an OCI layout as a read-only registry",
+		Long: `Serve makes a release that distgen push wrote into an OCI image layout
+directory available as a read-only OCI registry, for sites that bootstrap
+from a laptop. Plain HTTP is only offered on loopback addresses; anything
+else needs --tls-cert and --tls-key.`,
+		Example: `  # write the demo release as a layout and serve it on this machine
+  distgen push --bundle demo --to oci-layout:dist/demo-oci
+  distgen serve dist/demo-oci --addr 127.0.0.1:5000
+
+  # to the site's network, over HTTPS
+  distgen serve dist/demo-oci --addr 10.0.0.5:5443 --tls-cert site.crt --tls-key site.key`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a.Dir = args[0]
+			a.OnReady = func(addr string, refs []string) {
+				for _, r := range refs {
+					fmt.Fprintf(s.Out, "%s/%s\n", addr, r)
+				}
+				fmt.Fprintf(s.Err, "serving %d artifacts at %s (read-only); stop with Ctrl-C\n", len(refs), addr)
+			}
+			return a.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&a.Addr, "addr", "127.0.0.1:5000", "HOST:PORT to listen on")
+	cmd.Flags().StringVar(&a.Prefix, "prefix", "", "repository prefix to serve the release under")
+	cmd.Flags().StringVar(&a.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	cmd.Flags().StringVar(&a.TLSKey, "tls-key", "", "the certificate's private key (PEM)")
+	return cmd
+}

@@ -101,6 +101,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newVendor(s, g),
 		newPush(s, g),
 		newBootstrap(s),
+		newServe(s),
 		newVersion(s),
 	)
 	return root
