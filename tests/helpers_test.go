@@ -7,6 +7,8 @@ import (
 	"flag"
 	"io"
 	"log"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -57,3 +59,21 @@ func copyProject(t *testing.T, src string) string {
 
 // nopLogger silences the in-process registry's request log.
 func nopLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// helmCLIs returns the helm binaries make test names, by variable.
+func helmCLIs() map[string]string {
+	out := map[string]string{}
+	for _, env := range []string{"DISTGEN_HELM3", "DISTGEN_HELM4"} {
+		if bin := os.Getenv(env); bin != "" {
+			out[env] = bin
+		}
+	}
+	return out
+}
+
+// helm runs a helm CLI with its own cache, config and data under home.
+func helm(bin, home string, args ...string) ([]byte, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
+	return cmd.CombinedOutput()
+}

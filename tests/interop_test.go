@@ -36,19 +36,15 @@ func TestHelmCLIAcceptsCharts(t *testing.T) {
 	out, res := build(t, repoRoot, "demo")
 	for _, env := range []string{"DISTGEN_HELM3", "DISTGEN_HELM4"} {
 		t.Run(env, func(t *testing.T) {
-			helm := helmCLI(t, env)
+			bin := helmCLI(t, env)
 			home := t.TempDir()
 			for _, c := range res.Release.Components {
 				tgz := filepath.Join(out, c.Chart.File)
 				values := releaseValues(t, out, c.Name, home)
-				cmd := exec.Command(helm, "lint", tgz, "-f", values)
-				cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
-				if b, err := cmd.CombinedOutput(); err != nil {
+				if b, err := helm(bin, home, "lint", tgz, "-f", values); err != nil {
 					t.Errorf("helm lint %s: %v\n%s", c.Chart.File, err, b)
 				}
-				cmd = exec.Command(helm, "template", c.ReleaseName, tgz, "--namespace", c.Namespace, "--include-crds", "-f", values)
-				cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
-				b, err := cmd.CombinedOutput()
+				b, err := helm(bin, home, "template", c.ReleaseName, tgz, "--namespace", c.Namespace, "--include-crds", "-f", values)
 				if err != nil {
 					t.Errorf("helm template %s: %v\n%s", c.Chart.File, err, b)
 					continue

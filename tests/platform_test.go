@@ -2,7 +2,6 @@ package tests
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,19 +92,12 @@ func TestPlatformBuildsWithVendoredCharts(t *testing.T) {
 	}
 
 	// The real helm CLIs render a wrapper chart with its vendored dependency.
-	for _, env := range []string{"DISTGEN_HELM3", "DISTGEN_HELM4"} {
-		bin := os.Getenv(env)
-		if bin == "" {
-			continue
-		}
+	for env, bin := range helmCLIs() {
 		for _, c := range res.Release.Components {
 			if c.Name != "monitoring-agents" && c.Name != "cilium" {
 				continue
 			}
-			home := t.TempDir()
-			cmd := exec.Command(bin, "template", c.ReleaseName, filepath.Join(out, c.Chart.File), "--namespace", c.Namespace)
-			cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
-			b, err := cmd.CombinedOutput()
+			b, err := helm(bin, t.TempDir(), "template", c.ReleaseName, filepath.Join(out, c.Chart.File), "--namespace", c.Namespace)
 			if err != nil {
 				t.Errorf("%s template %s: %v\n%s", env, c.Chart.File, err, b)
 			}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -332,16 +331,10 @@ func TestPushedChartsWithHelmAndBootstrap(t *testing.T) {
 		t.Errorf("tracking bootstrap (%v):\n%s", err, manifest)
 	}
 
-	for _, env := range []string{"DISTGEN_HELM3", "DISTGEN_HELM4"} {
-		bin := os.Getenv(env)
-		if bin == "" {
-			continue
-		}
+	for env, bin := range helmCLIs() {
 		dir := t.TempDir()
 		c := res.Release.Components[len(res.Release.Components)-1]
-		cmd := exec.Command(bin, "pull", "oci://"+host+"/distgen/"+c.Chart.Repository, "--version", c.Chart.Tag, "--plain-http", "-d", dir)
-		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+dir, "HELM_CONFIG_HOME="+dir, "HELM_DATA_HOME="+dir)
-		if b, err := cmd.CombinedOutput(); err != nil {
+		if b, err := helm(bin, dir, "pull", "oci://"+host+"/distgen/"+c.Chart.Repository, "--version", c.Chart.Tag, "--plain-http", "-d", dir); err != nil {
 			t.Errorf("%s pull: %v\n%s", env, err, b)
 			continue
 		}
@@ -354,9 +347,7 @@ func TestPushedChartsWithHelmAndBootstrap(t *testing.T) {
 			t.Errorf("%s pulled other bytes than were built", env)
 		}
 		values := releaseValues(t, out, c.Name, dir)
-		tmpl := exec.Command(bin, "template", c.ReleaseName, filepath.Join(dir, filepath.Base(c.Chart.File)), "-f", values)
-		tmpl.Env = cmd.Env
-		if b, err := tmpl.CombinedOutput(); err != nil || !strings.Contains(string(b), "kind: ResourceQuota") {
+		if b, err := helm(bin, dir, "template", c.ReleaseName, filepath.Join(dir, filepath.Base(c.Chart.File)), "-f", values); err != nil || !strings.Contains(string(b), "kind: ResourceQuota") {
 			t.Errorf("%s template of the pulled chart: %v\n%s", env, err, b)
 		}
 	}

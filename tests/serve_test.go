@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,15 +83,9 @@ func TestServeLayout(t *testing.T) {
 	if err != nil || !strings.Contains(string(boot), res.Release.Artifact.Digest) {
 		t.Errorf("bootstrap through the served layout (%v):\n%s", err, boot)
 	}
-	for _, env := range []string{"DISTGEN_HELM3", "DISTGEN_HELM4"} {
-		bin := os.Getenv(env)
-		if bin == "" {
-			continue
-		}
+	for env, bin := range helmCLIs() {
 		home := t.TempDir()
-		cmd := exec.Command(bin, "pull", "oci://"+host+"/site/charts/platform-rbac", "--version", "0.1.0", "--plain-http", "-d", home)
-		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
-		if b, err := cmd.CombinedOutput(); err != nil {
+		if b, err := helm(bin, home, "pull", "oci://"+host+"/site/charts/platform-rbac", "--version", "0.1.0", "--plain-http", "-d", home); err != nil {
 			t.Errorf("%s pull from the served layout: %v\n%s", env, err, b)
 		} else if _, err := os.Stat(filepath.Join(home, "platform-rbac-0.1.0.tgz")); err != nil {
 			t.Error(err)
