@@ -354,6 +354,29 @@ func TestFixtureBundle(t *testing.T) {
 	for _, c := range built.Release.Components {
 		get(t, schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, c.Namespace, c.ReleaseName)
 	}
+
+	// One component's chart changes (a new chart version): only its chart
+	// and the bundle are uploaded, only its release upgrades.
+	changed := built.Release.Components[len(built.Release.Components)/2]
+	versions := filepath.Join(dir, "versions.cue")
+	line := fmt.Sprintf("%s: chart: %q", changed.Name, changed.Chart.Tag)
+	edit(t, versions, line, fmt.Sprintf("%s: chart: %q", changed.Name, "9.9.9"))
+	edit(t, versions, `distribution: "1.0.0"`, `distribution: "1.1.0"`)
+	release(t, dir, "bench", "fixture")
+	start = time.Now()
+	hrs = waitReady(t, "bench", len(built.Release.Components), 3*time.Minute, func(hr helmv2.HelmRelease) bool {
+		return hr.Name != changed.Name || hr.Status.History.Latest().Version == 2
+	})
+	t.Logf("fixture: one chart changed, reconciled %s after its bootstrap was applied", time.Since(start).Round(time.Millisecond))
+	for _, hr := range hrs {
+		want := 1
+		if hr.Name == changed.Name {
+			want = 2
+		}
+		if got := hr.Status.History.Latest().Version; got != want {
+			t.Errorf("%s at revision %d, want %d", hr.Name, got, want)
+		}
+	}
 }
 
 func edit(t *testing.T, path, old, new string) {
