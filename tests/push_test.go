@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"sigs.k8s.io/yaml"
@@ -44,16 +42,11 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.next.ServeHTTP(w, req)
 }
 
-// newRegistry starts an in-process registry behind handler wrappers.
+// newRegistry starts an in-process registry behind handler wrappers and
+// returns its HOST:PORT.
 func newRegistry(t *testing.T, wrap func(http.Handler) http.Handler) (host string) {
 	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(nopLogger()))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	return hostOf(registryServer(t, wrap))
 }
 
 func push(t *testing.T, dir, to string, opts ...publish.Option) (*action.PushResult, error) {

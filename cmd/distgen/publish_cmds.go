@@ -14,6 +14,15 @@ import (
 	"github.com/distgen/distgen/generator/upstream"
 )
 
+// printArtifacts prints each artifact written as REF@DIGEST on stdout and
+// a summary on stderr.
+func printArtifacts(s streams, artifacts []publish.Result, bytes int64, target string) {
+	for _, r := range artifacts {
+		fmt.Fprintf(s.Out, "%s@%s\n", r.Ref, r.Digest)
+	}
+	fmt.Fprintf(s.Err, "%d artifacts, %d blob bytes written to %s\n", len(artifacts), bytes, target)
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
@@ -70,12 +79,7 @@ the Docker config and its credential helpers.`,
 			if err != nil {
 				return err
 			}
-			return out.print(s.Out, res, func() {
-				for _, r := range res.Artifacts {
-					fmt.Fprintf(s.Out, "%s@%s\n", r.Ref, r.Digest)
-				}
-				fmt.Fprintf(s.Err, "%d artifacts, %d blob bytes uploaded to %s\n", len(res.Artifacts), res.Bytes, res.Target)
-			})
+			return out.print(s.Out, res, func() { printArtifacts(s, res.Artifacts, res.Bytes, res.Target) })
 		},
 	}
 	cmd.Flags().StringVar(&a.To, "to", "", "target: oci://HOST/PREFIX or oci-layout:DIR (required)")
@@ -198,5 +202,43 @@ else needs --tls-cert and --tls-key.`,
 	cmd.Flags().StringVar(&a.Prefix, "prefix", "", "repository prefix to serve the release under")
 	cmd.Flags().StringVar(&a.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	cmd.Flags().StringVar(&a.TLSKey, "tls-key", "", "the certificate's private key (PEM)")
+	return cmd
+}
+
+func newMirror(s streams, g *globals) *cobra.Command {
+	var out outputFormat
+	a := &action.Mirror{Log: s.Err}
+	cmd := &cobra.Command{
+		Use:   "mirror",
+		Short: "Copy a whole release (bundle, charts, images) to a registry or an archive",
+		Long: `Mirror copies a release by digest: the bundle, every chart its Flux objects
+pin and every container image those charts pull. Charts and images go first,
+the bundle tag last. What the destination already holds is skipped, so an
+interrupted mirror resumes; every digest is checked on arrival. An archive
+is an OCI image layout in one tar file (skopeo's oci-archive). Images are
+kept under PREFIX/images/<registry>/<repository>.`,
+		Example: `  # into an archive for an air-gapped site
+  distgen mirror --from oci://registry.example.com/platform/bundles/demo:0.1.0 --to demo-0.1.0.tar
+
+  # at the site, into its registry
+  distgen mirror --from demo-0.1.0.tar --to oci://registry.site.local/platform
+  distgen bootstrap --from oci://registry.site.local/platform/bundles/demo:0.1.0`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.Bundle = g.Bundle // NAME:VERSION, for a layout or archive with several bundles
+			res, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out.print(s.Out, res, func() { printArtifacts(s, res.Artifacts, res.Bytes, a.To) })
+		},
+	}
+	cmd.Flags().StringVar(&a.From, "from", "", "oci://HOST/PREFIX/bundles/NAME:VERSION, oci-layout:DIR or FILE.tar (required)")
+	cmd.Flags().StringVar(&a.To, "to", "", "oci://HOST/PREFIX, oci-layout:DIR or FILE.tar (required)")
+	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
+	cmd.Flags().IntVar(&a.Jobs, "jobs", 4, "artifacts copied at once")
+	_ = cmd.MarkFlagRequired("from")
+	_ = cmd.MarkFlagRequired("to")
+	addOutputFlag(cmd, &out)
 	return cmd
 }

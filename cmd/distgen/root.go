@@ -102,6 +102,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newPush(s, g),
 		newBootstrap(s),
 		newServe(s),
+		newMirror(s, g),
 		newVersion(s),
 	)
 	return root

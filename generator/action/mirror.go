@@ -1,0 +1,113 @@
+package action
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/distgen/distgen/generator/mirror"
+	"github.com/distgen/distgen/generator/publish"
+)
+
+// Mirror copies a whole release (bundle, charts, images) by digest from
+// a registry, layout or archive to another, for air-gapped sites.
+type Mirror struct {
+	// From is oci://HOST/PREFIX/bundles/NAME:VERSION, oci-layout:DIR or
+	// FILE.tar.
+	From string
+	// Bundle is NAME:VERSION, needed when a layout or archive holds several.
+	Bundle string
+	// To is oci://HOST/PREFIX, oci-layout:DIR or FILE.tar.
+	To        string
+	PlainHTTP bool
+	Jobs      int
+	// Log receives a line per artifact; nil discards them.
+	Log io.Writer
+	// Options are extra options for a registry destination.
+	Options []publish.Option
+}
+
+// MirrorResult is what a mirror copied.
+type MirrorResult struct {
+	Release *mirror.Release `json:"release"`
+	*mirror.Result
+}
+
+// Run mirrors the release.
+func (m *Mirror) Run(ctx context.Context) (*MirrorResult, error) {
+	from, bundle := m.From, m.Bundle
+	if strings.HasPrefix(from, publish.SchemeRegistry) {
+		prefix, ref, ok := strings.Cut(strings.TrimPrefix(from, publish.SchemeRegistry), "/bundles/")
+		if !ok {
+			return nil, &UsageError{Msg: fmt.Sprintf("--from %q: want oci://HOST/PREFIX/bundles/NAME:VERSION", from)}
+		}
+		from, bundle = publish.SchemeRegistry+prefix, ref
+	}
+	src, err := mirror.Open(from, m.PlainHTTP)
+	if err != nil {
+		return nil, &UsageError{Msg: err.Error()}
+	}
+	defer src.Close()
+	if bundle == "" {
+		if bundle, err = onlyBundle(src.Layout); err != nil {
+			return nil, err
+		}
+	}
+	name, version, ok := strings.Cut(bundle, ":")
+	if !ok || name == "" || version == "" {
+		return nil, &UsageError{Msg: fmt.Sprintf("bundle %q: want NAME:VERSION", bundle)}
+	}
+	rel, err := mirror.Inspect(ctx, src, name, version)
+	if err != nil {
+		return nil, err
+	}
+	res, err := mirror.Copy(ctx, src, rel, m.To, mirror.Options{
+		Jobs: m.Jobs, PlainHTTP: m.PlainHTTP, Publish: m.Options,
+		Progress: func(r publish.Result) {
+			if m.Log == nil {
+				return
+			}
+			if r.Skipped {
+				fmt.Fprintf(m.Log, "present %s@%s\n", r.Ref, r.Digest)
+			} else {
+				fmt.Fprintf(m.Log, "copied  %s@%s (%d bytes)\n", r.Ref, r.Digest, r.Bytes)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &MirrorResult{Release: rel, Result: res}, nil
+}
+
+// onlyBundle names the one bundle a layout holds.
+func onlyBundle(dir string) (string, error) {
+	if dir == "" {
+		return "", &UsageError{Msg: "name the bundle: --from oci://HOST/PREFIX/bundles/NAME:VERSION"}
+	}
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return "", err
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return "", err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	var found []string
+	for _, d := range m.Manifests {
+		if ref, ok := strings.CutPrefix(d.Annotations[publish.AnnotationRefName], "bundles/"); ok {
+			found = append(found, ref)
+		}
+	}
+	if len(found) != 1 {
+		return "", &UsageError{Msg: fmt.Sprintf("the layout holds %d bundles %v: choose one with --bundle NAME:VERSION", len(found), found)}
+	}
+	return found[0], nil
+}

@@ -1,0 +1,275 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/distgen/distgen/generator/publish"
+)
+
+// Options configure Copy.
+type Options struct {
+	// Jobs bounds the artifacts copied at once; 0 means 4.
+	Jobs int
+	// PlainHTTP reaches loopback registries (the destination, and image
+	// sources) over HTTP.
+	PlainHTTP bool
+	// Progress is called after each artifact; calls do not overlap.
+	Progress func(publish.Result)
+	// Publish are extra options for a registry destination.
+	Publish []publish.Option
+}
+
+// Result is what a copy did, charts and images first, the bundle last.
+type Result struct {
+	Artifacts []publish.Result `json:"artifacts"`
+	// Bytes is the number of blob bytes written to the destination.
+	Bytes int64 `json:"bytes"`
+}
+
+// Copy copies rel from src to the destination target (oci://HOST/PREFIX,
+// oci-layout:DIR or FILE.tar): charts and images first, with bounded
+// concurrency, the bundle last. What the destination already holds is
+// skipped; every digest written is checked against the source's.
+func Copy(ctx context.Context, src *Location, rel *Release, target string, o Options) (*Result, error) {
+	dst, finish, err := destination(target, o)
+	if err != nil {
+		return nil, err
+	}
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = 4
+	}
+	items := append(append([]Artifact{}, rel.Charts...), rel.Images...)
+	imgs := make([]v1.Image, len(items))
+	for i, a := range items {
+		if imgs[i], err = read(ctx, src, a, o.PlainHTTP); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Artifacts: make([]publish.Result, len(items)+1)}
+	var mu sync.Mutex
+	report := func(r publish.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if o.Progress != nil {
+			o.Progress(r)
+		}
+	}
+	// Artifacts that share blobs go through one worker, one after another,
+	// so a shared blob is written once and then mounted into the other
+	// repositories instead of being sent again.
+	groups, err := sharing(imgs)
+	if err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for _, group := range groups {
+		g.Go(func() error {
+			written := map[v1.Hash]string{} // blob -> reference it was written under
+			for _, i := range group {
+				r, err := write(gctx, dst, items[i], mountable(imgs[i], written, o.PlainHTTP))
+				if err != nil {
+					return err
+				}
+				res.Artifacts[i] = r
+				report(r)
+				layers, _ := imgs[i].Layers()
+				for _, l := range layers {
+					if d, err := l.Digest(); err == nil {
+						written[d] = r.Ref
+					}
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	bundle, err := read(ctx, src, rel.Bundle, o.PlainHTTP)
+	if err != nil {
+		return nil, err
+	}
+	r, err := write(ctx, dst, rel.Bundle, bundle)
+	if err != nil {
+		return nil, err
+	}
+	res.Artifacts[len(items)] = r
+	report(r)
+	if err := finish(); err != nil {
+		return nil, err
+	}
+	for _, a := range res.Artifacts {
+		res.Bytes += a.Bytes
+	}
+	return res, nil
+}
+
+// read opens an artifact at the source and checks its digest.
+func read(ctx context.Context, src *Location, a Artifact, plainHTTP bool) (v1.Image, error) {
+	var img v1.Image
+	var err error
+	ref := a.Tag
+	if a.Digest != "" {
+		ref = a.Digest
+	}
+	if a.Source != "" && src.Layout == "" {
+		// An image of a release in a registry comes from where it lives.
+		var r name.Reference
+		if r, err = name.ParseReference(a.Source); err == nil {
+			img, err = remoteImage(ctx, r.Context().Name(), ref, plainHTTP)
+		}
+	} else {
+		img, err = src.image(ctx, a.Repository, ref)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", describe(a), err)
+	}
+	if a.Digest != "" {
+		if d, err := img.Digest(); err != nil || d.String() != a.Digest {
+			return nil, fmt.Errorf("%s: source has %v, want %s", describe(a), d, a.Digest)
+		}
+	}
+	return img, nil
+}
+
+// write stores an artifact at the destination and checks the digest that
+// arrived.
+func write(ctx context.Context, dst publish.Publisher, a Artifact, img v1.Image) (publish.Result, error) {
+	r, err := dst.Write(ctx, a.Repository, a.Tag, img)
+	if err != nil {
+		return r, fmt.Errorf("writing %s: %w", describe(a), err)
+	}
+	if want, _ := img.Digest(); r.Digest != want.String() {
+		return r, fmt.Errorf("%s arrived as %s, want %s", describe(a), r.Digest, want)
+	}
+	return r, nil
+}
+
+// sharing groups artifacts that share a layer (transitively); groups and
+// their members keep the artifacts' order.
+func sharing(imgs []v1.Image) ([][]int, error) {
+	parent := make([]int, len(imgs))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	owner := map[v1.Hash]int{}
+	for i, img := range imgs {
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range m.Layers {
+			if j, ok := owner[l.Digest]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				owner[l.Digest] = i
+			}
+		}
+	}
+	index := map[int]int{}
+	var groups [][]int
+	for i := range imgs {
+		root := find(i)
+		g, ok := index[root]
+		if !ok {
+			g = len(groups)
+			index[root] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups, nil
+}
+
+// mountable makes the layers of img that were already written elsewhere in
+// the destination registry mountable from there.
+func mountable(img v1.Image, written map[v1.Hash]string, plainHTTP bool) v1.Image {
+	if len(written) == 0 {
+		return img
+	}
+	return &mountImage{Image: img, written: written, plainHTTP: plainHTTP}
+}
+
+type mountImage struct {
+	v1.Image
+	written   map[v1.Hash]string
+	plainHTTP bool
+}
+
+func (m *mountImage) Layers() ([]v1.Layer, error) {
+	layers, err := m.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	var opts []name.Option
+	if m.plainHTTP {
+		opts = append(opts, name.Insecure)
+	}
+	for i, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			return nil, err
+		}
+		if at, ok := m.written[d]; ok {
+			if ref, err := name.ParseReference(at, opts...); err == nil {
+				layers[i] = &remote.MountableLayer{Layer: l, Reference: ref}
+			}
+		}
+	}
+	return layers, nil
+}
+
+func describe(a Artifact) string {
+	if a.Source != "" {
+		return "image " + a.Source
+	}
+	return a.Repository + ":" + a.Tag
+}
+
+// destination opens the target; finish completes it (packs an archive).
+func destination(target string, o Options) (publish.Publisher, func() error, error) {
+	if !strings.HasSuffix(target, ".tar") || strings.HasPrefix(target, publish.SchemeRegistry) || strings.HasPrefix(target, publish.SchemeLayout) {
+		p, err := publish.New(target, append([]publish.Option{publish.WithPlainHTTP(o.PlainHTTP)}, o.Publish...)...)
+		return p, func() error { return nil }, err
+	}
+	// An archive is a layout packed at the end; an existing archive is
+	// unpacked first, so a rerun adds only what is missing.
+	dir, err := os.MkdirTemp("", "distgen-mirror-")
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(target); err == nil {
+		if err := untar(target, dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, fmt.Errorf("reading existing archive %s: %w", target, err)
+		}
+	}
+	p, err := publish.NewLayout(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return p, func() error {
+		defer os.RemoveAll(dir)
+		return tarLayout(dir, target)
+	}, nil
+}

@@ -1,0 +1,226 @@
+// Package mirror copies a whole release (its bundle, every chart and every
+// container image it pulls) by digest between registries, OCI image layout
+// directories and archives, for air-gapped sites. Charts and images go
+// first, the bundle tag last; what the destination holds is skipped, so an
+// interrupted mirror resumes where it stopped.
+package mirror
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/distgen/distgen/generator/publish"
+)
+
+// Location is where a release is read from: a registry under a prefix, or
+// an OCI layout (a directory, or one unpacked from an archive).
+type Location struct {
+	// Registry is HOST/PREFIX, when the release is in a registry.
+	Registry  string
+	PlainHTTP bool
+	// Layout is the layout directory, when the release is in one.
+	Layout string
+	// cleanup removes an unpacked archive.
+	cleanup func()
+}
+
+// Close releases what opening the location took.
+func (l *Location) Close() {
+	if l.cleanup != nil {
+		l.cleanup()
+	}
+}
+
+// Open opens oci://HOST/PREFIX, oci-layout:DIR, or a .tar archive of a layout.
+func Open(target string, plainHTTP bool) (*Location, error) {
+	switch {
+	case strings.HasPrefix(target, publish.SchemeRegistry):
+		prefix := strings.TrimSuffix(strings.TrimPrefix(target, publish.SchemeRegistry), "/")
+		host, _, _ := strings.Cut(prefix, "/")
+		if plainHTTP && !publish.IsLoopback(host) {
+			return nil, fmt.Errorf("plain HTTP is only for loopback registries, not %s", host)
+		}
+		return &Location{Registry: prefix, PlainHTTP: plainHTTP}, nil
+	case strings.HasPrefix(target, publish.SchemeLayout):
+		return &Location{Layout: strings.TrimPrefix(target, publish.SchemeLayout)}, nil
+	case strings.HasSuffix(target, ".tar"):
+		dir, err := os.MkdirTemp("", "distgen-archive-")
+		if err != nil {
+			return nil, err
+		}
+		if err := untar(target, dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("reading archive %s: %w", target, err)
+		}
+		return &Location{Layout: dir, cleanup: func() { os.RemoveAll(dir) }}, nil
+	default:
+		return nil, fmt.Errorf("unknown location %q: want oci://HOST/PREFIX, oci-layout:DIR or FILE.tar", target)
+	}
+}
+
+// image reads repo (relative to the location) at tag or digest.
+func (l *Location) image(ctx context.Context, repo, ref string) (v1.Image, error) {
+	if l.Layout != "" {
+		return layoutImage(l.Layout, repo, ref)
+	}
+	return remoteImage(ctx, l.Registry+"/"+repo, ref, l.PlainHTTP)
+}
+
+// remoteImage reads an image by absolute repository and tag or digest.
+func remoteImage(ctx context.Context, repo, ref string, plainHTTP bool) (v1.Image, error) {
+	var opts []name.Option
+	if plainHTTP {
+		opts = append(opts, name.Insecure)
+	}
+	sep := ":"
+	if strings.HasPrefix(ref, "sha256:") {
+		sep = "@"
+	}
+	r, err := name.ParseReference(repo+sep+ref, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+}
+
+// layoutImage finds repo:tag, or an image of repo by digest, in a layout.
+func layoutImage(dir, repo, ref string) (v1.Image, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return nil, err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range m.Manifests {
+		name := d.Annotations[publish.AnnotationRefName]
+		r, tag, _ := strings.Cut(name, ":")
+		if r == repo && (tag == ref || d.Digest.String() == ref) {
+			return idx.Image(d.Digest)
+		}
+	}
+	return nil, fmt.Errorf("%s has no %s %s", dir, repo, ref)
+}
+
+// untar unpacks an archive, refusing anything but plain files and
+// directories inside dir.
+func untar(archive, dir string) error {
+	f, err := os.Open(archive)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if rel, err := filepath.Rel(dir, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("%s leaves the archive", h.Name)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return err
+			}
+			out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(out, tr); err != nil {
+				out.Close()
+				return err
+			}
+			if err := out.Close(); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%s is not a plain file", h.Name)
+		}
+	}
+}
+
+// tarLayout writes the layout at dir as one tar file: oci-layout and
+// index.json first, then the blobs, in a fixed order.
+func tarLayout(dir, archive string) error {
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		files = append(files, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rank := func(n string) int {
+		switch n {
+		case "oci-layout":
+			return 0
+		case "index.json":
+			return 1
+		}
+		return 2
+	}
+	sort.Slice(files, func(i, j int) bool {
+		if rank(files[i]) != rank(files[j]) {
+			return rank(files[i]) < rank(files[j])
+		}
+		return files[i] < files[j]
+	})
+	tmp, err := os.CreateTemp(filepath.Dir(archive), "."+filepath.Base(archive)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	tw := tar.NewWriter(tmp)
+	for _, n := range files {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(n)))
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), archive)
+}

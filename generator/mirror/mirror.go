@@ -1,0 +1,167 @@
+package mirror
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/distgen/distgen/generator/api"
+)
+
+// Artifact is one artifact of a release, relative to a registry prefix.
+type Artifact struct {
+	Repository string `json:"repository"`
+	Tag        string `json:"tag"`
+	Digest     string `json:"digest"`
+	// Source is where an image is read from when the release is in a
+	// registry: its original reference. Empty for charts and bundles.
+	Source string `json:"source,omitempty"`
+}
+
+// Release is what a bundle release references.
+type Release struct {
+	Bundle Artifact   `json:"bundle"`
+	Charts []Artifact `json:"charts"`
+	Images []Artifact `json:"images"`
+}
+
+// Inspect reads the bundle NAME:VERSION at loc and lists every chart its
+// Flux objects pin and every image those charts' artifacts declare.
+func Inspect(ctx context.Context, loc *Location, bundle, version string) (*Release, error) {
+	img, err := loc.image(ctx, "bundles/"+bundle, version)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s:%s: %w", bundle, version, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	rel := &Release{Bundle: Artifact{Repository: "bundles/" + bundle, Tag: version, Digest: d.String()}}
+	charts, err := pinnedCharts(img)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s:%s: %w", bundle, version, err)
+	}
+	seen := map[string]bool{}
+	for _, c := range charts {
+		cimg, err := loc.image(ctx, c.Repository, c.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("chart %s@%s: %w", c.Repository, c.Digest, err)
+		}
+		m, err := cimg.Manifest()
+		if err != nil {
+			return nil, err
+		}
+		c.Tag = m.Annotations[api.AnnotationVersion]
+		if c.Tag == "" {
+			return nil, fmt.Errorf("chart %s@%s has no version annotation", c.Repository, c.Digest)
+		}
+		rel.Charts = append(rel.Charts, c)
+		for _, ref := range strings.Split(m.Annotations[api.AnnotationImages], ",") {
+			if ref == "" || seen[ref] {
+				continue
+			}
+			seen[ref] = true
+			a, err := imageArtifact(ref)
+			if err != nil {
+				return nil, fmt.Errorf("chart %s: image %q: %w", c.Repository, ref, err)
+			}
+			rel.Images = append(rel.Images, a)
+		}
+	}
+	return rel, nil
+}
+
+// pinnedCharts reads the chart sources of a bundle artifact: the
+// OCIRepositories under charts/, with the digest each pins.
+func pinnedCharts(bundle v1.Image) ([]Artifact, error) {
+	layers, err := bundle.Layers()
+	if err != nil {
+		return nil, err
+	}
+	if len(layers) != 1 {
+		return nil, fmt.Errorf("%d layers, want 1", len(layers))
+	}
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	zr, err := gzip.NewReader(rc)
+	if err != nil {
+		return nil, err
+	}
+	tr := tar.NewReader(zr)
+	prefix := "oci://${" + api.RegistryVariable + "}/"
+	var out []Artifact
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if h.Typeflag != tar.TypeReg || !strings.HasSuffix(h.Name, ".yaml") {
+			continue
+		}
+		body, err := io.ReadAll(io.LimitReader(tr, 16<<20))
+		if err != nil {
+			return nil, err
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(body), 4096)
+		for {
+			var obj struct {
+				Kind string `json:"kind"`
+				Spec struct {
+					URL string `json:"url"`
+					Ref struct {
+						Digest string `json:"digest"`
+					} `json:"ref"`
+				} `json:"spec"`
+			}
+			if err := dec.Decode(&obj); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return nil, fmt.Errorf("%s: %w", h.Name, err)
+			}
+			if obj.Kind != "OCIRepository" || !strings.HasPrefix(obj.Spec.URL, prefix) {
+				continue
+			}
+			if obj.Spec.Ref.Digest == "" {
+				return nil, fmt.Errorf("%s: chart source %s is not pinned by digest", h.Name, obj.Spec.URL)
+			}
+			out = append(out, Artifact{Repository: strings.TrimPrefix(obj.Spec.URL, prefix), Digest: obj.Spec.Ref.Digest})
+		}
+	}
+}
+
+// imageArtifact maps an image reference to where a mirror keeps it:
+// images/<registry>/<repository>, the registry's port joined with "-" (a
+// repository path cannot hold ":"); a digest reference keeps its digest as
+// the tag "sha256-<hex>".
+func imageArtifact(ref string) (Artifact, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return Artifact{}, err
+	}
+	repo := "images/" + strings.ReplaceAll(r.Context().RegistryStr(), ":", "-") + "/" + r.Context().RepositoryStr()
+	a := Artifact{Repository: repo, Source: ref}
+	switch t := r.(type) {
+	case name.Tag:
+		a.Tag = t.TagStr()
+	case name.Digest:
+		a.Tag = strings.Replace(t.DigestStr(), ":", "-", 1)
+		a.Digest = t.DigestStr()
+	}
+	return a, nil
+}

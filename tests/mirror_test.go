@@ -1,0 +1,246 @@
+package tests
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/generator/publish"
+)
+
+// registryServer starts an in-process registry the test can stop.
+func registryServer(t *testing.T, wrap func(http.Handler) http.Handler) *httptest.Server {
+	t.Helper()
+	var h http.Handler = registry.New(registry.Logger(nopLogger()))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func hostOf(srv *httptest.Server) string { return strings.TrimPrefix(srv.URL, "http://") }
+
+// mirrorFixture builds the demo bundle with two images that share layers
+// (one set through values, one declared in CUE), pushes the images to an
+// image registry and the release to an origin registry.
+func mirrorFixture(t *testing.T) (origin, images *httptest.Server, digests map[string]string, unique int64) {
+	t.Helper()
+	images = registryServer(t, nil)
+	base, err := random.Image(256<<10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra, err := random.Layer(128<<10, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	derived, err := mutate.AppendLayers(base, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipper := hostOf(images) + "/library/fluent-bit:3.2.4"
+	exporter := hostOf(images) + "/library/exporter:1.0"
+	blobs := map[v1.Hash]int64{}
+	for ref, img := range map[string]v1.Image{shipper: base, exporter: derived} {
+		r, _ := name.ParseReference(ref)
+		if err := remote.Write(r, img); err != nil {
+			t.Fatal(err)
+		}
+		collectBlobs(t, img, blobs)
+	}
+
+	root := copyProject(t, repoRoot)
+	demo := filepath.Join(root, "bundles", "demo.cue")
+	b, _ := os.ReadFile(demo)
+	s := strings.Replace(string(b), "\t\t\twait: false\n", fmt.Sprintf("\t\t\twait: false\n\t\t\tvalues: image: {repository: %q, tag: \"3.2.4\"}\n", hostOf(images)+"/library/fluent-bit"), 1)
+	s = strings.Replace(s, `values: retention: "14d"`, fmt.Sprintf("values: retention: \"14d\"\n\t\t\timages: [%q]", exporter), 1)
+	if err := os.WriteFile(demo, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, res := build(t, root, "demo")
+	if fmt.Sprint(res.Release.Images) == "" || !strings.Contains(strings.Join(res.Release.Images, " "), shipper) {
+		t.Fatalf("release images %v", res.Release.Images)
+	}
+	origin = registryServer(t, nil)
+	if _, err := push(t, out, "oci://"+hostOf(origin)+"/distgen"); err != nil {
+		t.Fatal(err)
+	}
+	digests = map[string]string{"bundles/demo:0.1.0": res.Release.Artifact.Digest}
+	for _, c := range res.Release.Components {
+		digests[c.Chart.Repository+":"+c.Chart.Tag] = c.Chart.Digest
+		ref, _ := name.ParseReference(hostOf(origin) + "/distgen/" + c.Chart.Repository + ":" + c.Chart.Tag)
+		img, err := remote.Image(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		collectBlobs(t, img, blobs)
+	}
+	ref, _ := name.ParseReference(hostOf(origin) + "/distgen/bundles/demo:0.1.0")
+	bundle, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collectBlobs(t, bundle, blobs)
+	imgRepo := "images/" + strings.ReplaceAll(hostOf(images), ":", "-") + "/library/"
+	bd, _ := base.Digest()
+	dd, _ := derived.Digest()
+	digests[imgRepo+"fluent-bit:3.2.4"] = bd.String()
+	digests[imgRepo+"exporter:1.0"] = dd.String()
+	for _, n := range blobs {
+		unique += n
+	}
+	return origin, images, digests, unique
+}
+
+func collectBlobs(t *testing.T, img v1.Image, into map[v1.Hash]int64) {
+	t.Helper()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	into[m.Config.Digest] = m.Config.Size
+	for _, l := range m.Layers {
+		into[l.Digest] = l.Size
+	}
+}
+
+// checkRelease asserts a registry holds every artifact at its digest.
+func checkRelease(t *testing.T, host, prefix string, digests map[string]string) {
+	t.Helper()
+	for ref, want := range digests {
+		r, _ := name.ParseReference(host + "/" + prefix + "/" + ref)
+		desc, err := remote.Head(r)
+		if err != nil {
+			t.Errorf("%s: %v", r, err)
+			continue
+		}
+		if desc.Digest.String() != want {
+			t.Errorf("%s is %s, want %s", r, desc.Digest, want)
+		}
+	}
+}
+
+func TestMirror(t *testing.T) {
+	origin, images, digests, unique := mirrorFixture(t)
+	from := "oci://" + hostOf(origin) + "/distgen/bundles/demo:0.1.0"
+
+	// Registry to registry: every artifact by digest, shared blobs once.
+	site := registryServer(t, nil)
+	m := &action.Mirror{From: from, To: "oci://" + hostOf(site) + "/site", PlainHTTP: true}
+	first, err := m.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRelease(t, hostOf(site), "site", digests)
+	if first.Bytes != unique {
+		t.Errorf("mirror wrote %d blob bytes; the release has %d unique blob bytes", first.Bytes, unique)
+	}
+	if got := first.Artifacts[len(first.Artifacts)-1].Ref; got != hostOf(site)+"/site/bundles/demo:0.1.0" {
+		t.Errorf("last artifact written: %s", got)
+	}
+	again, err := m.Run(context.Background())
+	if err != nil || again.Bytes != 0 {
+		t.Errorf("second mirror: %d bytes, %v", again.Bytes, err)
+	}
+	t.Logf("registry to registry: %d artifacts, %d bytes (unique %d); rerun %d bytes", len(first.Artifacts), first.Bytes, unique, again.Bytes)
+
+	// Registry to archive; then, with the origin and the image registry
+	// gone, archive to a new registry.
+	archive := filepath.Join(t.TempDir(), "demo-0.1.0.tar")
+	if _, err := (&action.Mirror{From: from, To: archive, PlainHTTP: true}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if names := tarNames(t, archive); len(names) < 3 || names[0] != "oci-layout" || names[1] != "index.json" {
+		t.Errorf("archive entries start %v, want oci-layout, index.json", names[:min(3, len(names))])
+	}
+	origin.Close()
+	images.Close()
+	empty := registryServer(t, nil)
+	loaded, err := (&action.Mirror{From: archive, To: "oci://" + hostOf(empty) + "/airgap", PlainHTTP: true}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRelease(t, hostOf(empty), "airgap", digests)
+	t.Logf("archive to registry: %d artifacts, %d bytes", len(loaded.Artifacts), loaded.Bytes)
+}
+
+func tarNames(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var names []string
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+	}
+}
+
+// A mirror that stops half-way resumes: the rerun completes and copies
+// only what the first run did not.
+func TestMirrorResumes(t *testing.T) {
+	origin, _, digests, unique := mirrorFixture(t)
+	var uploads atomic.Int32
+	var broken atomic.Bool
+	site := registryServer(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if broken.Load() && r.URL.Path != "/v2/" {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			h.ServeHTTP(w, r)
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && uploads.Add(1) == 6 {
+				broken.Store(true) // the site's registry goes away mid-mirror
+			}
+		})
+	})
+	m := &action.Mirror{
+		From: "oci://" + hostOf(origin) + "/distgen/bundles/demo:0.1.0", To: "oci://" + hostOf(site) + "/site", PlainHTTP: true, Jobs: 1,
+		Options: []publish.Option{publish.WithBackoff(remote.Backoff{Duration: 1, Factor: 1, Steps: 2})},
+	}
+	if _, err := m.Run(context.Background()); err == nil {
+		t.Fatal("the mirror survived its destination going away")
+	}
+	ref, _ := name.ParseReference(hostOf(site) + "/site/bundles/demo:0.1.0")
+	broken.Store(false)
+	if _, err := remote.Head(ref); err == nil {
+		t.Error("an interrupted mirror tagged the bundle")
+	}
+	rerun, err := m.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRelease(t, hostOf(site), "site", digests)
+	if rerun.Bytes == 0 || rerun.Bytes >= unique {
+		t.Errorf("rerun wrote %d bytes of %d unique: it should copy only what was missing", rerun.Bytes, unique)
+	}
+	t.Logf("resumed mirror wrote %d of %d unique blob bytes", rerun.Bytes, unique)
+}
