@@ -214,7 +214,8 @@ func TestVendorNothing(t *testing.T) {
 
 func TestImages(t *testing.T) {
 	out := mustRun(t, "images", "-C", "../..", "--bundle", "demo")
-	want := "docker.io/fluent/fluent-bit:3.2.4\nghcr.io/fluxcd/helm-controller:v1.4.3\nghcr.io/fluxcd/kustomize-controller:v1.7.2\nghcr.io/fluxcd/source-controller:v1.7.3\n"
+	want := "docker.io/fluent/fluent-bit:3.2.4\nghcr.io/fluxcd/helm-controller:v1.4.3\nghcr.io/fluxcd/kustomize-controller:v1.7.2\nghcr.io/fluxcd/source-controller:v1.7.3\n" +
+		"ghcr.io/siderolabs/amd-ucode:20250917\nghcr.io/siderolabs/drbd:9.2.14-v1.11.5\nghcr.io/siderolabs/installer:v1.11.5\nghcr.io/siderolabs/intel-ucode:20250812\nghcr.io/siderolabs/zfs:2.3.3-v1.11.5\n"
 	if out != want {
 		t.Errorf("images:\n%s\nwant:\n%s", out, want)
 	}
@@ -229,5 +230,16 @@ func TestImages(t *testing.T) {
 	}
 	if len(res.Components) != 1 || res.Components[0].Name != "log-shipper" {
 		t.Errorf("images -o json: %+v", res)
+	}
+}
+
+func TestTalosProfile(t *testing.T) {
+	want := "customization:\n  systemExtensions:\n    officialExtensions:\n    - siderolabs/amd-ucode\n    - siderolabs/drbd\n    - siderolabs/intel-ucode\n    - siderolabs/zfs\n"
+	if out := mustRun(t, "talos-profile", "-C", "../.."); out != want {
+		t.Errorf("talos-profile:\n%s\nwant:\n%s", out, want)
+	}
+	code, _, errOut := runCLI(t, "talos-profile", "-C", "testdata/base")
+	if code != exitUser || !strings.Contains(errOut, "pins no Talos version") {
+		t.Errorf("a project without Talos: exit %d: %s", code, errOut)
 	}
 }

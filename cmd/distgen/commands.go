@@ -136,6 +136,36 @@ their helm.sh/images annotation, and those the bundle pins in CUE.`,
 	return cmd
 }
 
+func newTalosProfile(s streams, g *globals) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:   "talos-profile",
+		Short: "Print the Image Factory schematic of the Talos node image versions.cue pins",
+		Long: `Talos-profile renders the Image Factory schematic for the node image the
+project pins: the official system extensions of versions.talos. Post it to an
+Image Factory to get the installer and boot images; the installer and
+extension images are in the release's image inventory.`,
+		Example: `  # the schematic, as the factory takes it
+  distgen talos-profile > schematic.yaml
+  curl -X POST --data-binary @schematic.yaml https://factory.talos.dev/schematics`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := (&action.TalosProfile{Dir: g.Dir}).Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if out == outputText {
+				out = outputYAML
+				fmt.Fprintf(s.Err, "# Image Factory schematic for Talos %s\n", res.Version)
+				return out.print(s.Out, res.Schematic, nil)
+			}
+			return out.print(s.Out, res, nil)
+		},
+	}
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
 func newGraph(s streams, g *globals) *cobra.Command {
 	a := &action.Graph{}
 	cmd := &cobra.Command{

@@ -17,6 +17,15 @@ type Versions struct {
 	Distribution string                      `json:"distribution"`
 	ReleaseDate  time.Time                   `json:"releaseDate"`
 	Components   map[string]ComponentVersion `json:"components"`
+	// Talos pins the node operating system, when the platform runs on it.
+	Talos *Talos `json:"talos,omitempty"`
+}
+
+// Talos is a Talos Linux version and its official system extensions.
+type Talos struct {
+	Version string `json:"version"`
+	// Extensions maps an official extension (siderolabs/<name>) to its version.
+	Extensions map[string]string `json:"extensions"`
 }
 
 // ComponentVersion pins the chart distgen emits for a component and the
