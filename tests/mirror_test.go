@@ -3,6 +3,7 @@ package tests
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/publish"
@@ -162,6 +166,40 @@ func TestMirror(t *testing.T) {
 		t.Errorf("second mirror: %d bytes, %v", again.Bytes, err)
 	}
 	t.Logf("registry to registry: %d artifacts, %d bytes (unique %d); rerun %d bytes", len(first.Artifacts), first.Bytes, unique, again.Bytes)
+
+	// A bootstrap for the mirror points every release's images at it.
+	boot, err := (&action.Bootstrap{From: "oci://" + hostOf(site) + "/site/bundles/demo:0.1.0", PlainHTTP: true, RelocateImages: true}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := strings.Split(strings.TrimPrefix(string(boot), "---\n"), "---\n")
+	var ks kustomizev1.Kustomization
+	if err := yaml.UnmarshalStrict([]byte(docs[1]), &ks); err != nil {
+		t.Fatal(err)
+	}
+	relocated := map[string]string{}
+	for _, p := range ks.Spec.Patches {
+		if p.Target.Kind != "HelmRelease" {
+			continue
+		}
+		var ops []struct {
+			Value []helmv2.PostRenderer `json:"value"`
+		}
+		if err := json.Unmarshal([]byte(p.Patch), &ops); err != nil {
+			t.Fatal(err)
+		}
+		for _, img := range ops[0].Value[0].Kustomize.Images {
+			relocated[p.Target.Namespace+"/"+p.Target.Name+" "+img.Name] = img.NewName
+		}
+	}
+	imgRepo := hostOf(site) + "/site/images/" + strings.ReplaceAll(hostOf(images), ":", "-") + "/library/"
+	want := map[string]string{
+		"dg-monitoring/log-shipper " + hostOf(images) + "/library/fluent-bit":     imgRepo + "fluent-bit",
+		"dg-monitoring/monitoring-config " + hostOf(images) + "/library/exporter": imgRepo + "exporter",
+	}
+	if fmt.Sprint(relocated) != fmt.Sprint(want) {
+		t.Errorf("relocations %v\nwant %v", relocated, want)
+	}
 
 	// Registry to archive; then, with the origin and the image registry
 	// gone, archive to a new registry.

@@ -106,6 +106,9 @@ come from. Apply the output to a cluster that runs Flux.`,
   # pin the digest of a local build, before the registry is reachable
   distgen bootstrap --from oci://registry.example.com/platform/bundles/demo:0.1.0 --release dist/demo
 
+  # an air-gapped site: charts and images from its mirror
+  distgen bootstrap --from oci://mirror.local/platform/bundles/demo:0.1.0 --relocate-images
+
   # follow every 0.1.x release, charts from a mirror
   distgen bootstrap --from oci://mirror.local/platform/bundles/demo:0.1.0 --track '0.1.x' --registry mirror.local/platform`,
 		Args: cobra.NoArgs,
@@ -127,6 +130,7 @@ come from. Apply the output to a cluster that runs Flux.`,
 	cmd.Flags().StringVar(&a.Release, "release", "", "pin the digest recorded in this build output's release.json instead of asking the registry")
 	cmd.Flags().StringVar(&a.Registry, "registry", "", "HOST/PREFIX the charts are pulled from (default: the prefix of --from)")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
+	cmd.Flags().BoolVar(&a.RelocateImages, "relocate-images", false, "pull every image from the mirror at --registry (where distgen mirror put them)")
 	cmd.Flags().DurationVar(&a.Interval, "interval", 0, "reconciliation interval (default 10m)")
 	cmd.Flags().StringVar(&a.Out, "out", "", "write to this file instead of stdout")
 	_ = cmd.MarkFlagRequired("from")

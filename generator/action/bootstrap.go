@@ -8,7 +8,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/fluxcd/pkg/apis/kustomize"
+
 	"github.com/distgen/distgen/generator/internal/atomicfile"
+	"github.com/distgen/distgen/generator/mirror"
 	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/generator/render/flux"
 )
@@ -29,6 +32,10 @@ type Bootstrap struct {
 	Release string
 	// PlainHTTP talks HTTP to a loopback registry.
 	PlainHTTP bool
+	// RelocateImages makes every release pull its images from the mirror
+	// under Registry (where distgen mirror put them), reading the image
+	// inventory from the release in that registry.
+	RelocateImages bool
 	// Interval between reconciliations; 0 means 10 minutes.
 	Interval time.Duration
 	// Out, when set, is a file to write instead of returning the objects.
@@ -85,6 +92,11 @@ func (b *Bootstrap) Run(ctx context.Context) ([]byte, error) {
 		}
 		spec.Digest = d.String()
 	}
+	if b.RelocateImages {
+		if spec.Relocate, err = relocations(ctx, spec.Registry, bundle, tag.TagStr(), b.PlainHTTP); err != nil {
+			return nil, err
+		}
+	}
 	out, err := flux.BootstrapObjects(spec)
 	if err != nil {
 		return nil, err
@@ -93,6 +105,42 @@ func (b *Bootstrap) Run(ctx context.Context) ([]byte, error) {
 		if err := atomicfile.Write(b.Out, out); err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// relocations reads the release at registry and points each release's
+// images at their copies under registry/images/.
+func relocations(ctx context.Context, registry, bundle, version string, plainHTTP bool) ([]flux.Relocation, error) {
+	loc, err := mirror.Open(publish.SchemeRegistry+registry, plainHTTP)
+	if err != nil {
+		return nil, &UsageError{Msg: err.Error()}
+	}
+	rel, err := mirror.Inspect(ctx, loc, bundle, version)
+	if err != nil {
+		return nil, fmt.Errorf("reading the image inventory at %s: %w", registry, err)
+	}
+	var out []flux.Relocation
+	for _, c := range rel.Charts {
+		if len(c.Images) == 0 {
+			continue
+		}
+		ns, name, _ := strings.Cut(c.Release, "/")
+		r := flux.Relocation{Namespace: ns, Name: name}
+		seen := map[string]bool{}
+		for _, ref := range c.Images {
+			repo := mirror.RepositoryOf(ref)
+			if seen[repo] {
+				continue
+			}
+			seen[repo] = true
+			to, err := mirror.Relocated(registry, ref)
+			if err != nil {
+				return nil, err
+			}
+			r.Images = append(r.Images, kustomize.Image{Name: repo, NewName: to})
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }

@@ -25,6 +25,10 @@ type Artifact struct {
 	// Source is where an image is read from when the release is in a
 	// registry: its original reference. Empty for charts and bundles.
 	Source string `json:"source,omitempty"`
+	// Release names the HelmRelease a chart is installed by
+	// (namespace/name); Images are the original references it pulls.
+	Release string   `json:"release,omitempty"`
+	Images  []string `json:"images,omitempty"`
 }
 
 // Release is what a bundle release references.
@@ -66,7 +70,11 @@ func Inspect(ctx context.Context, loc *Location, bundle, version string) (*Relea
 		}
 		rel.Charts = append(rel.Charts, c)
 		for _, ref := range strings.Split(m.Annotations[api.AnnotationImages], ",") {
-			if ref == "" || seen[ref] {
+			if ref == "" {
+				continue
+			}
+			rel.Charts[len(rel.Charts)-1].Images = append(rel.Charts[len(rel.Charts)-1].Images, ref)
+			if seen[ref] {
 				continue
 			}
 			seen[ref] = true
@@ -120,7 +128,11 @@ func pinnedCharts(bundle v1.Image) ([]Artifact, error) {
 		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(body), 4096)
 		for {
 			var obj struct {
-				Kind string `json:"kind"`
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name      string `json:"name"`
+					Namespace string `json:"namespace"`
+				} `json:"metadata"`
 				Spec struct {
 					URL string `json:"url"`
 					Ref struct {
@@ -140,9 +152,29 @@ func pinnedCharts(bundle v1.Image) ([]Artifact, error) {
 			if obj.Spec.Ref.Digest == "" {
 				return nil, fmt.Errorf("%s: chart source %s is not pinned by digest", h.Name, obj.Spec.URL)
 			}
-			out = append(out, Artifact{Repository: strings.TrimPrefix(obj.Spec.URL, prefix), Digest: obj.Spec.Ref.Digest})
+			// A component's chart source and its HelmRelease share a name.
+			out = append(out, Artifact{Repository: strings.TrimPrefix(obj.Spec.URL, prefix), Digest: obj.Spec.Ref.Digest,
+				Release: obj.Metadata.Namespace + "/" + obj.Metadata.Name})
 		}
 	}
+}
+
+// Relocated is where a mirror under prefix keeps the image ref.
+func Relocated(prefix, ref string) (string, error) {
+	a, err := imageArtifact(ref)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(prefix, "/") + "/" + a.Repository, nil
+}
+
+// RepositoryOf is ref without its tag or digest, as written.
+func RepositoryOf(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
 }
 
 // imageArtifact maps an image reference to where a mirror keeps it:
@@ -154,7 +186,11 @@ func imageArtifact(ref string) (Artifact, error) {
 	if err != nil {
 		return Artifact{}, err
 	}
-	repo := "images/" + strings.ReplaceAll(r.Context().RegistryStr(), ":", "-") + "/" + r.Context().RepositoryStr()
+	registry := r.Context().RegistryStr()
+	if registry == name.DefaultRegistry {
+		registry = "docker.io" // as users write it, not go-containerregistry's index.docker.io
+	}
+	repo := "images/" + strings.ReplaceAll(registry, ":", "-") + "/" + r.Context().RepositoryStr()
 	a := Artifact{Repository: repo, Source: ref}
 	switch t := r.(type) {
 	case name.Tag:

@@ -337,6 +337,38 @@ func TestDemoBundle(t *testing.T) {
 			t.Errorf("retention %q after the upgrade", v)
 		}
 	})
+
+	t.Run("images relocated to the mirror", func(t *testing.T) {
+		// Bootstrap for a mirror: the same bundle digest, every image from
+		// the registry's images/ copy, through Helm post-renderers.
+		ctx := context.Background()
+		boot, err := (&action.Bootstrap{From: "oci://" + cluster.registry + "/demo/bundles/demo:0.2.0", PlainHTTP: true, RelocateImages: true, Interval: time.Minute}).Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cluster.apply(ctx, boot); err != nil {
+			t.Fatal(err)
+		}
+		want := cluster.registry + "/demo/images/docker.io/fluent/fluent-bit:3.2.4"
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			ds := get(t, schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, "dg-monitoring", "log-shipper")
+			containers, _, _ := unstructured.NestedSlice(ds.Object, "spec", "template", "spec", "containers")
+			image, _ := containers[0].(map[string]any)["image"].(string)
+			if image == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("log-shipper pulls %q, want %q", image, want)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		src := get(t, ociGVR, "flux-system", "distgen-demo")
+		rev, _, _ := unstructured.NestedString(src.Object, "status", "artifact", "revision")
+		if !strings.Contains(rev, "sha256:") {
+			t.Errorf("bundle revision %q", rev)
+		}
+	})
 }
 
 // A generated bundle of 20 components over 9 dependency levels reconciles

@@ -1,9 +1,11 @@
 package flux
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/kustomize"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
@@ -30,6 +32,15 @@ type Bootstrap struct {
 	// Insecure talks plain HTTP to the registry (loopback registries only).
 	Insecure bool
 	Interval time.Duration
+	// Relocate rewrites, per HelmRelease, the images its objects pull (a
+	// Helm post-renderer), so a site pulls them from its mirror.
+	Relocate []Relocation
+}
+
+// Relocation points the images of one HelmRelease at a mirror.
+type Relocation struct {
+	Namespace, Name string
+	Images          []kustomize.Image
 }
 
 // Name of the bootstrap objects of a bundle.
@@ -74,6 +85,19 @@ func BootstrapObjects(b Bootstrap) ([]byte, error) {
 			Patch:  `[{"op": "add", "path": "/spec/insecure", "value": true}]`,
 			Target: &kustomize.Selector{Group: sourcev1.GroupVersion.Group, Kind: sourcev1.OCIRepositoryKind},
 		}}
+	}
+	for _, r := range b.Relocate {
+		patch, err := json.Marshal([]map[string]any{{
+			"op": "add", "path": "/spec/postRenderers",
+			"value": []helmv2.PostRenderer{{Kustomize: &helmv2.Kustomize{Images: r.Images}}},
+		}})
+		if err != nil {
+			return nil, err
+		}
+		ks.Spec.Patches = append(ks.Spec.Patches, kustomize.Patch{
+			Patch:  string(patch),
+			Target: &kustomize.Selector{Group: helmv2.GroupVersion.Group, Kind: helmv2.HelmReleaseKind, Name: r.Name, Namespace: r.Namespace},
+		})
 	}
 	var docs [][]byte
 	for _, obj := range []any{src, ks} {
