@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/distgen/distgen/bench/catalog"
 	"github.com/distgen/distgen/generator/action"
@@ -136,4 +140,68 @@ func benchRegistry(b *testing.B) string {
 	srv := httptest.NewServer(registry.New(registry.Logger(nopLogger())))
 	b.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// BenchmarkMirror copies a release whose one image is 64 MB of random layers
+// registry to registry on loopback, next to a plain go-containerregistry
+// copy of the same image (what crane copy does). Reports MB/s.
+func BenchmarkMirror(b *testing.B) {
+	images := benchRegistry(b)
+	img, err := random.Image(16<<20, 4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := images + "/library/big:1.0"
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img); err != nil {
+		b.Fatal(err)
+	}
+	root := fixtureCopy(b, repoRoot)
+	demo := filepath.Join(root, "bundles", "demo.cue")
+	src, _ := os.ReadFile(demo)
+	// The log shipper pulls the big image instead of one from Docker Hub.
+	edited := strings.Replace(string(src), "\t\t\twait: false\n", fmt.Sprintf("\t\t\twait: false\n\t\t\tvalues: image: {repository: %q, tag: \"1.0\"}\n", images+"/library/big"), 1)
+	if err := os.WriteFile(demo, []byte(edited), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	out := filepath.Join(b.TempDir(), "out")
+	if _, err := (&action.Build{Project: action.Project{Dir: root, Bundle: "demo"}, Out: out}).Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	origin := benchRegistry(b)
+	if _, err := (&action.Push{From: out, To: "oci://" + origin + "/o", PlainHTTP: true}).Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	size := int64(0)
+	m, _ := img.Manifest()
+	for _, l := range m.Layers {
+		size += l.Size
+	}
+	b.Run("distgen-mirror", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			dst := benchRegistry(b)
+			b.StartTimer()
+			if _, err := (&action.Mirror{From: "oci://" + origin + "/o/bundles/demo:0.1.0", To: "oci://" + dst + "/m", PlainHTTP: true}).Run(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(size)/1e6/(b.Elapsed().Seconds()/float64(b.N)), "MB/s")
+	})
+	b.Run("plain-copy", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			dst := benchRegistry(b)
+			b.StartTimer()
+			srcImg, err := remote.Image(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			to, _ := name.ParseReference(dst + "/m/library/big:1.0")
+			if err := remote.Write(to, srcImg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(size)/1e6/(b.Elapsed().Seconds()/float64(b.N)), "MB/s")
+	})
 }
