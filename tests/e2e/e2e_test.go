@@ -33,7 +33,6 @@ var (
 	crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	hrGVR  = helmv2.GroupVersion.WithResource("helmreleases")
 	ociGVR = sourcev1.GroupVersion.WithResource("ocirepositories")
-	ksGVR  = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
 )
 
 var cluster *stack
