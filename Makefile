@@ -15,6 +15,8 @@ CUE_VERSION := $(shell $(GO) list -m -f '{{.Version}}' cuelang.org/go)
 HELM3 := $(TOOLS_CACHE)/helm-$(HELM3_VERSION)/helm
 HELM4 := $(TOOLS_CACHE)/helm-$(HELM4_VERSION)/helm
 CUE := $(TOOLS_CACHE)/cue-$(CUE_VERSION)/cue
+STATICCHECK_VERSION := v0.6.1
+STATICCHECK := $(TOOLS_CACHE)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,10 +44,12 @@ unit: tools ## The fast tests: CUE vet, go vet, unit, CLI and helm/cue interop (
 	$(GO) vet -tags e2e ./tests/e2e/
 	DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) DISTGEN_CUE=$(CUE) $(GO) test -count=1 ./...
 
-lint: tools ## Check formatting of Go and CUE sources
+lint: tools $(STATICCHECK) ## Check formatting and vet Go and CUE sources; staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(CUE) fmt --check --files schemas bundles versions.cue
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags e2e ./tests/e2e/
 
 e2e: tools ## The end-to-end tests: real etcd, registry, kube-apiserver and Flux controllers (first build ≈ 25 min)
 	DISTGEN_E2E_BIN="$$(bash tests/e2e/stack.sh build)" DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) $(GO) test -count=1 -tags e2e -timeout 30m -v ./tests/e2e/
@@ -61,6 +65,8 @@ $(HELM4):
 	GOBIN=$(dir $@) $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
 $(CUE):
 	GOBIN=$(dir $@) $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION)
+$(STATICCHECK):
+	GOBIN=$(dir $@) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 clean: ## Remove bin/ and dist/
 	rm -rf bin dist
