@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/distgen/distgen/generator/action"
@@ -76,4 +78,33 @@ func helm(bin, home string, args ...string) ([]byte, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
 	return cmd.CombinedOutput()
+}
+
+// offlineProject copies the repository's project with its platform-wide
+// images (Flux's controllers, Talos: public registries this machine cannot
+// reach) replaced by the given ones, for tests that mirror every image.
+func offlineProject(t testing.TB, platformImages ...string) string {
+	t.Helper()
+	root := fixture.Copy(t, repoRoot, projectSources...)
+	path := filepath.Join(root, "bundles", "bundles.cue")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	start := strings.Index(s, "\t// Flux's controllers, and the Talos")
+	end := strings.Index(s, "\t])\n")
+	if start < 0 || end < 0 {
+		t.Fatal("bundles.cue: the platform images are not where offlineProject expects them")
+	}
+	quoted := make([]string, len(platformImages))
+	for i, ref := range platformImages {
+		quoted[i] = strconv.Quote(ref)
+	}
+	s = s[:start] + "\timages: [" + strings.Join(quoted, ", ") + "]\n" + s[end+len("\t])\n"):]
+	s = strings.Replace(s, "\t\"list\"\n\n", "", 1)
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
 }

@@ -63,8 +63,13 @@ func mirrorFixture(t *testing.T) (origin, images *httptest.Server, digests map[s
 	}
 	shipper := hostOf(images) + "/library/fluent-bit:3.2.4"
 	exporter := hostOf(images) + "/library/exporter:1.0"
+	platform := hostOf(images) + "/fluxcd/source-controller:v1.7.3"
+	agent, err := random.Image(64<<10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	blobs := map[v1.Hash]int64{}
-	for ref, img := range map[string]v1.Image{shipper: base, exporter: derived} {
+	for ref, img := range map[string]v1.Image{shipper: base, exporter: derived, platform: agent} {
 		r, _ := name.ParseReference(ref)
 		if err := remote.Write(r, img); err != nil {
 			t.Fatal(err)
@@ -72,7 +77,7 @@ func mirrorFixture(t *testing.T) (origin, images *httptest.Server, digests map[s
 		collectBlobs(t, img, blobs)
 	}
 
-	root := copyProject(t, repoRoot)
+	root := offlineProject(t, platform)
 	demo := filepath.Join(root, "bundles", "demo.cue")
 	b, _ := os.ReadFile(demo)
 	s := strings.Replace(string(b), "\t\t\twait: false\n", fmt.Sprintf("\t\t\twait: false\n\t\t\tvalues: image: {repository: %q, tag: \"3.2.4\"}\n", hostOf(images)+"/library/fluent-bit"), 1)
@@ -109,6 +114,8 @@ func mirrorFixture(t *testing.T) (origin, images *httptest.Server, digests map[s
 	dd, _ := derived.Digest()
 	digests[imgRepo+"fluent-bit:3.2.4"] = bd.String()
 	digests[imgRepo+"exporter:1.0"] = dd.String()
+	ad, _ := agent.Digest()
+	digests["images/"+strings.ReplaceAll(hostOf(images), ":", "-")+"/fluxcd/source-controller:v1.7.3"] = ad.String()
 	for _, n := range blobs {
 		unique += n
 	}

@@ -177,7 +177,8 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 		Bundle: pl.Bundle.Name, Version: pl.Bundle.Version,
 		ReleaseDate: pl.Bundle.ReleaseDate.Format(time.RFC3339),
 	}
-	img, err := artifact.Bundle(artifactFiles(res.Flux), BundleMeta(pl.Bundle.Name, pl.Bundle.Version, pl.Bundle.ReleaseDate))
+	rel.PlatformImages = inventory.Merge(pl.Bundle.Images)
+	img, err := artifact.Bundle(artifactFiles(res.Flux), BundleMeta(pl.Bundle.Name, pl.Bundle.Version, pl.Bundle.ReleaseDate, rel.PlatformImages))
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +221,7 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 		rel.Components = append(rel.Components, rc)
 		rel.Images = inventory.Merge(rel.Images, rc.Images)
 	}
-	rel.Images = inventory.Merge(rel.Images, pl.Bundle.Images)
+	rel.Images = inventory.Merge(rel.Images, rel.PlatformImages)
 	res.Release = rel
 	return res, nil
 }
@@ -240,8 +241,8 @@ func upstreamResolver(root string) (func(api.Upstream) (string, error), error) {
 }
 
 // BundleMeta is the metadata of a bundle's artifact.
-func BundleMeta(bundle, version string, created time.Time) artifact.BundleMeta {
-	return artifact.BundleMeta{Source: "distgen:bundles/" + bundle, Version: version, Created: created}
+func BundleMeta(bundle, version string, created time.Time, images []string) artifact.BundleMeta {
+	return artifact.BundleMeta{Source: "distgen:bundles/" + bundle, Version: version, Created: created, Images: images}
 }
 
 func artifactFiles(files []flux.File) []artifact.File {

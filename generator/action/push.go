@@ -196,7 +196,7 @@ func Artifacts(dir string) (*api.Release, []v1.Image, v1.Image, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	bundle, err := artifact.Bundle(files, BundleMeta(rel.Bundle, rel.Version, created))
+	bundle, err := artifact.Bundle(files, BundleMeta(rel.Bundle, rel.Version, created, rel.PlatformImages))
 	if err != nil {
 		return nil, nil, nil, err
 	}

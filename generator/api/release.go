@@ -10,6 +10,9 @@ type Release struct {
 	Components  []ReleaseComponent `json:"components"`
 	// Images every component pulls and those the bundle declares, sorted.
 	Images []string `json:"images,omitempty"`
+	// PlatformImages are the images the bundle itself declares (no chart
+	// renders them); the bundle artifact carries them.
+	PlatformImages []string `json:"platformImages,omitempty"`
 }
 
 // ArtifactRef locates an OCI artifact relative to the registry prefix a

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -26,6 +27,9 @@ type BundleMeta struct {
 	Source  string
 	Version string
 	Created time.Time
+	// Images the platform pulls that no chart renders (Flux's controllers,
+	// node images), so a mirror of the bundle copies them too.
+	Images []string
 }
 
 // Bundle is the Flux OCI artifact of a bundle's manifests: an empty config
@@ -43,6 +47,9 @@ func Bundle(files []File, meta BundleMeta) (v1.Image, error) {
 		api.AnnotationCreated:  meta.Created.UTC().Format(time.RFC3339),
 		api.AnnotationSource:   meta.Source,
 		api.AnnotationRevision: meta.Version + "@" + h.String(),
+	}
+	if len(meta.Images) > 0 {
+		ann[api.AnnotationImages] = strings.Join(meta.Images, ",")
 	}
 	return newImage([]byte("{}"), api.MediaTypeFluxConfig, layer, types.MediaType(api.MediaTypeFluxContent), ann)
 }

@@ -55,6 +55,28 @@ func Inspect(ctx context.Context, loc *Location, bundle, version string) (*Relea
 		return nil, fmt.Errorf("bundle %s:%s: %w", bundle, version, err)
 	}
 	seen := map[string]bool{}
+	addImage := func(ref, where string) error {
+		if ref == "" || seen[ref] {
+			return nil
+		}
+		seen[ref] = true
+		a, err := imageArtifact(ref)
+		if err != nil {
+			return fmt.Errorf("%s: image %q: %w", where, ref, err)
+		}
+		rel.Images = append(rel.Images, a)
+		return nil
+	}
+	// The platform's own images (no chart renders them) ride on the bundle.
+	bm, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, ref := range strings.Split(bm.Annotations[api.AnnotationImages], ",") {
+		if err := addImage(ref, "bundle "+bundle); err != nil {
+			return nil, err
+		}
+	}
 	for _, c := range charts {
 		cimg, err := loc.image(ctx, c.Repository, c.Digest)
 		if err != nil {
@@ -74,15 +96,9 @@ func Inspect(ctx context.Context, loc *Location, bundle, version string) (*Relea
 				continue
 			}
 			rel.Charts[len(rel.Charts)-1].Images = append(rel.Charts[len(rel.Charts)-1].Images, ref)
-			if seen[ref] {
-				continue
+			if err := addImage(ref, "chart "+c.Repository); err != nil {
+				return nil, err
 			}
-			seen[ref] = true
-			a, err := imageArtifact(ref)
-			if err != nil {
-				return nil, fmt.Errorf("chart %s: image %q: %w", c.Repository, ref, err)
-			}
-			rel.Images = append(rel.Images, a)
 		}
 	}
 	return rel, nil
