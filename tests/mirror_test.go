@@ -219,6 +219,24 @@ func TestMirror(t *testing.T) {
 	}
 	origin.Close()
 	images.Close()
+
+	// The archive served as it is: every artifact at its digest.
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- (&action.Serve{Dir: archive, Addr: "127.0.0.1:0", Prefix: "laptop", OnReady: func(addr string, _ []string) { ready <- addr }}).Run(ctx)
+	}()
+	select {
+	case addr := <-ready:
+		checkRelease(t, addr, "laptop", digests)
+	case err := <-done:
+		t.Fatalf("serving the archive: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
 	empty := registryServer(t, nil)
 	loaded, err := (&action.Mirror{From: archive, To: "oci://" + hostOf(empty) + "/airgap", PlainHTTP: true}).Run(context.Background())
 	if err != nil {

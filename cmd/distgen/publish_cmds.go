@@ -178,8 +178,8 @@ directory), from which later builds read without the network.`,
 func newServe(s streams) *cobra.Command {
 	a := &action.Serve{}
 	cmd := &cobra.Command{
-		Use:   "serve DIR",
-		Short: "Serve a release written as an OCI layout as a read-only registry",
+		Use:   "serve DIR|ARCHIVE",
+		Short: "Serve a release (an OCI layout or a mirror archive) as a read-only registry",
 		Long: `Serve makes a release that distgen push wrote into an OCI image layout
 directory available as a read-only OCI registry, for sites that bootstrap
 from a laptop. Plain HTTP is only offered on loopback addresses; anything
@@ -187,6 +187,9 @@ else needs --tls-cert and --tls-key.`,
 		Example: `  # write the demo release as a layout and serve it on this machine
   distgen push --bundle demo --to oci-layout:dist/demo-oci
   distgen serve dist/demo-oci --addr 127.0.0.1:5000
+
+  # a mirror archive, as it arrived at the site
+  distgen serve demo-0.1.0.tar --addr 127.0.0.1:5000
 
   # to the site's network, over HTTPS
   distgen serve dist/demo-oci --addr 10.0.0.5:5443 --tls-cert site.crt --tls-key site.key`,

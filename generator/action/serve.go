@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/distgen/distgen/generator/mirror"
 	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/generator/serve"
 )
 
 // Serve serves a release written as an OCI image layout (distgen push
-// --to oci-layout:DIR) as a read-only registry until its context ends.
+// --to oci-layout:DIR) or as an archive (distgen mirror --to FILE.tar) as a
+// read-only registry until its context ends.
 type Serve struct {
-	// Dir is the OCI layout directory.
+	// Dir is the OCI layout directory, or a .tar archive of one.
 	Dir string
 	// Addr is HOST:PORT to listen on.
 	Addr string
@@ -42,7 +45,16 @@ func (s *Serve) Run(ctx context.Context) error {
 	if !tls && !publish.IsLoopback(host) {
 		return &UsageError{Msg: fmt.Sprintf("serving on %s without TLS would send the release in the clear: give --tls-cert and --tls-key, or listen on 127.0.0.1", host)}
 	}
-	h, refs, err := serve.Handler(s.Dir, s.Prefix)
+	dir := s.Dir
+	if strings.HasSuffix(dir, ".tar") {
+		loc, err := mirror.Open(dir, false)
+		if err != nil {
+			return &UsageError{Msg: err.Error()}
+		}
+		defer loc.Close()
+		dir = loc.Layout
+	}
+	h, refs, err := serve.Handler(dir, s.Prefix)
 	if err != nil {
 		return &UsageError{Msg: err.Error()}
 	}
