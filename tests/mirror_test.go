@@ -307,3 +307,42 @@ func TestMirrorResumes(t *testing.T) {
 	}
 	t.Logf("resumed mirror wrote %d of %d unique blob bytes", rerun.Bytes, unique)
 }
+
+// Tags resolve to the digests their registry serves; an image whose
+// registry cannot be reached keeps its tag.
+func TestImagesResolve(t *testing.T) {
+	images := registryServer(t, nil)
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := hostOf(images) + "/library/fluent-bit:3.2.4"
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	unreachable := "127.0.0.1:1/fluxcd/source-controller:v1.7.3"
+	root := offlineProject(t, unreachable)
+	demo := filepath.Join(root, "bundles", "demo.cue")
+	b, _ := os.ReadFile(demo)
+	s := strings.Replace(string(b), "\t\t\twait: false\n", fmt.Sprintf("\t\t\twait: false\n\t\t\tvalues: image: {repository: %q, tag: \"3.2.4\"}\n", hostOf(images)+"/library/fluent-bit"), 1)
+	if err := os.WriteFile(demo, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	res, err := (&action.Images{Project: action.Project{Dir: root, Bundle: "demo"}, Resolve: true, PlainHTTP: true, Log: &log}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	want := []string{unreachable, ref + "@" + d.String()}
+	if fmt.Sprint(res.Images) != fmt.Sprint(want) {
+		t.Errorf("resolved %v, want %v", res.Images, want)
+	}
+	if len(res.Components) != 1 || res.Components[0].Images[0] != want[1] {
+		t.Errorf("components %+v", res.Components)
+	}
+	if !strings.Contains(log.String(), unreachable+": not resolved") {
+		t.Errorf("no warning for the unreachable image: %q", log.String())
+	}
+}

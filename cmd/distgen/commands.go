@@ -116,7 +116,10 @@ their helm.sh/images annotation, and those the bundle pins in CUE.`,
   distgen images --bundle demo
 
   # per component, as JSON
-  distgen images --bundle platform -o json`,
+  distgen images --bundle platform -o json
+
+  # every tag pinned to the digest its registry serves now
+  distgen images --bundle demo --resolve`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.Project = g.project()
@@ -132,6 +135,8 @@ their helm.sh/images annotation, and those the bundle pins in CUE.`,
 		},
 	}
 	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
+	cmd.Flags().BoolVar(&a.Resolve, "resolve", false, "pin every tag to the digest its registry reports now")
+	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "reach loopback registries over HTTP when resolving")
 	addOutputFlag(cmd, &out)
 	return cmd
 }

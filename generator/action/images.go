@@ -2,7 +2,14 @@ package action
 
 import (
 	"context"
+	"fmt"
 	"io"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/distgen/distgen/generator/publish"
 )
 
 // Images lists the container images a bundle's release pulls: what every
@@ -12,6 +19,11 @@ type Images struct {
 	Project
 	KubeVersion string
 	Log         io.Writer
+	// Resolve pins every tag to the digest its registry reports now; an
+	// image whose registry cannot be reached keeps its tag (and is logged).
+	Resolve bool
+	// PlainHTTP reaches loopback registries over HTTP when resolving.
+	PlainHTTP bool
 }
 
 // ImagesResult is a bundle's image inventory.
@@ -47,5 +59,42 @@ func (a *Images) Run(ctx context.Context) (*ImagesResult, error) {
 			out.Components = append(out.Components, ComponentImages{Name: c.Name, Images: c.Images})
 		}
 	}
+	if a.Resolve {
+		pinned := map[string]string{}
+		for _, ref := range out.Images {
+			pinned[ref] = a.resolve(ctx, ref)
+		}
+		for i, ref := range out.Images {
+			out.Images[i] = pinned[ref]
+		}
+		for _, c := range out.Components {
+			for i, ref := range c.Images {
+				c.Images[i] = pinned[ref]
+			}
+		}
+	}
 	return out, nil
+}
+
+// resolve returns ref pinned to its digest (repo:tag@sha256:…), or ref
+// as it is when it is pinned already or cannot be resolved.
+func (a *Images) resolve(ctx context.Context, ref string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ref
+	}
+	if _, ok := r.(name.Digest); ok {
+		return ref
+	}
+	if a.PlainHTTP && publish.IsLoopback(r.Context().RegistryStr()) {
+		r, _ = name.ParseReference(ref, name.Insecure)
+	}
+	desc, err := remote.Head(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		if a.Log != nil {
+			fmt.Fprintf(a.Log, "warning: %s: not resolved: %v\n", ref, err)
+		}
+		return ref
+	}
+	return ref + "@" + desc.Digest.String()
 }
