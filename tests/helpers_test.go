@@ -10,8 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/distgen/distgen/generator/action"
@@ -50,7 +48,7 @@ func hashes(t *testing.T, dir string) map[string]string {
 }
 
 // projectSources are the files a build reads.
-var projectSources = []string{"versions.cue", "bundles", "packages", "schemas", "cue.mod"}
+var projectSources = fixture.ProjectSources
 
 // copyProject copies a project's sources into a fresh directory; every file
 // gets a new mtime.
@@ -81,30 +79,8 @@ func helm(bin, home string, args ...string) ([]byte, error) {
 }
 
 // offlineProject copies the repository's project with its platform-wide
-// images (Flux's controllers, Talos: public registries this machine cannot
-// reach) replaced by the given ones, for tests that mirror every image.
+// images replaced by the given ones (see fixture.Offline).
 func offlineProject(t testing.TB, platformImages ...string) string {
 	t.Helper()
-	root := fixture.Copy(t, repoRoot, projectSources...)
-	path := filepath.Join(root, "bundles", "bundles.cue")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	start := strings.Index(s, "\t// Flux's controllers, and the Talos")
-	end := strings.Index(s, "\t])\n")
-	if start < 0 || end < 0 {
-		t.Fatal("bundles.cue: the platform images are not where offlineProject expects them")
-	}
-	quoted := make([]string, len(platformImages))
-	for i, ref := range platformImages {
-		quoted[i] = strconv.Quote(ref)
-	}
-	s = s[:start] + "\timages: [" + strings.Join(quoted, ", ") + "]\n" + s[end+len("\t])\n"):]
-	s = strings.Replace(s, "\t\"list\"\n\n", "", 1)
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return root
+	return fixture.Offline(t, repoRoot, platformImages...)
 }

@@ -96,18 +96,35 @@ func (s *stack) start(name string, env []string, bin string, args ...string) err
 // stop ends every process it started, last started first.
 func (s *stack) stop() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
-		p := s.procs[i]
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		p.log.Close()
+		s.procs[i].end()
 	}
+	s.procs = nil
+}
+
+// stopOne ends the process called name (a test taking a registry away).
+func (s *stack) stopOne(name string) error {
+	for i, p := range s.procs {
+		if p.name == name {
+			p.end()
+			s.procs = append(s.procs[:i], s.procs[i+1:]...)
+			return nil
+		}
+	}
+	return fmt.Errorf("no process %q", name)
+}
+
+// end stops a process and its children, politely first.
+func (p *proc) end() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	p.log.Close()
 }
 
 // waitHTTP polls url until it answers 200 or the timeout passes.
