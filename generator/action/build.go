@@ -139,7 +139,7 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 			c, err := chart.Build(s, opts)
 			if err == nil {
 				c.Images = inventory.Merge(c.Images, s.Component.Images)
-				digests[i], err = chartDigest(c.Archive, pl.Bundle.ReleaseDate, c.Images)
+				digests[i], err = chartDigest(c, pl.Bundle.ReleaseDate)
 			}
 			if err != nil {
 				errs[i] = &ComponentError{Component: s.Component.Name, Pos: s.Component.Pos, Err: err}
@@ -253,8 +253,9 @@ func artifactFiles(files []flux.File) []artifact.File {
 	return out
 }
 
-func chartDigest(archive []byte, created time.Time, images []string) (string, error) {
-	img, err := artifact.Chart(archive, created, images)
+// chartDigest is the digest the chart's artifact will have once pushed.
+func chartDigest(c *chart.Chart, created time.Time) (string, error) {
+	img, err := artifact.ChartWithMetadata(c.Archive, c.Metadata, created, c.Images)
 	if err != nil {
 		return "", err
 	}
