@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -246,7 +245,7 @@ func describe(a Artifact) string {
 
 // destination opens the target; finish completes it (packs an archive).
 func destination(target string, o Options) (publish.Publisher, func() error, error) {
-	if !strings.HasSuffix(target, ".tar") || strings.HasPrefix(target, publish.SchemeRegistry) || strings.HasPrefix(target, publish.SchemeLayout) {
+	if !isArchive(target) {
 		p, err := publish.New(target, append([]publish.Option{publish.WithPlainHTTP(o.PlainHTTP)}, o.Publish...)...)
 		return p, func() error { return nil }, err
 	}

@@ -57,7 +57,7 @@ func Open(target string, plainHTTP bool) (*Location, error) {
 		return &Location{Registry: prefix, PlainHTTP: plainHTTP}, nil
 	case strings.HasPrefix(target, publish.SchemeLayout):
 		return &Location{Layout: strings.TrimPrefix(target, publish.SchemeLayout)}, nil
-	case strings.HasSuffix(target, ".tar"):
+	case isArchive(target):
 		dir, err := os.MkdirTemp("", "distgen-archive-")
 		if err != nil {
 			return nil, err
@@ -70,6 +70,13 @@ func Open(target string, plainHTTP bool) (*Location, error) {
 	default:
 		return nil, fmt.Errorf("unknown location %q: want oci://HOST/PREFIX, oci-layout:DIR or FILE.tar", target)
 	}
+}
+
+// isArchive reports whether a target names a .tar archive of a layout
+// rather than a registry or a layout directory.
+func isArchive(target string) bool {
+	return strings.HasSuffix(target, ".tar") &&
+		!strings.HasPrefix(target, publish.SchemeRegistry) && !strings.HasPrefix(target, publish.SchemeLayout)
 }
 
 // image reads repo (relative to the location) at tag or digest.
