@@ -156,7 +156,7 @@ func BenchmarkMirror(b *testing.B) {
 	if err := remote.Write(r, img); err != nil {
 		b.Fatal(err)
 	}
-	root := offlineProject(b)
+	root := fixture.Offline(b, repoRoot)
 	demo := filepath.Join(root, "bundles", "demo.cue")
 	src, _ := os.ReadFile(demo)
 	// The log shipper pulls the big image instead of one from Docker Hub.

@@ -77,10 +77,3 @@ func helm(bin, home string, args ...string) ([]byte, error) {
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
 	return cmd.CombinedOutput()
 }
-
-// offlineProject copies the repository's project with its platform-wide
-// images replaced by the given ones (see fixture.Offline).
-func offlineProject(t testing.TB, platformImages ...string) string {
-	t.Helper()
-	return fixture.Offline(t, repoRoot, platformImages...)
-}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/publish"
+	"github.com/distgen/distgen/tests/fixture"
 )
 
 // registryServer starts an in-process registry the test can stop.
@@ -77,7 +78,7 @@ func mirrorFixture(t *testing.T) (origin, images *httptest.Server, digests map[s
 		collectBlobs(t, img, blobs)
 	}
 
-	root := offlineProject(t, platform)
+	root := fixture.Offline(t, repoRoot, platform)
 	demo := filepath.Join(root, "bundles", "demo.cue")
 	b, _ := os.ReadFile(demo)
 	s := strings.Replace(string(b), "\t\t\twait: false\n", fmt.Sprintf("\t\t\twait: false\n\t\t\tvalues: image: {repository: %q, tag: \"3.2.4\"}\n", hostOf(images)+"/library/fluent-bit"), 1)
@@ -322,7 +323,7 @@ func TestImagesResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	unreachable := "127.0.0.1:1/fluxcd/source-controller:v1.7.3"
-	root := offlineProject(t, unreachable)
+	root := fixture.Offline(t, repoRoot, unreachable)
 	demo := filepath.Join(root, "bundles", "demo.cue")
 	b, _ := os.ReadFile(demo)
 	s := strings.Replace(string(b), "\t\t\twait: false\n", fmt.Sprintf("\t\t\twait: false\n\t\t\tvalues: image: {repository: %q, tag: \"3.2.4\"}\n", hostOf(images)+"/library/fluent-bit"), 1)
