@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/mirror"
 )
 
 func mustRun(t *testing.T, args ...string) string {
@@ -215,7 +217,7 @@ func TestVendorNothing(t *testing.T) {
 func TestImages(t *testing.T) {
 	out := mustRun(t, "images", "-C", "../..", "--bundle", "demo")
 	want := "docker.io/fluent/fluent-bit:3.2.4\nghcr.io/fluxcd/helm-controller:v1.4.3\nghcr.io/fluxcd/kustomize-controller:v1.7.2\nghcr.io/fluxcd/source-controller:v1.7.3\n" +
-		"ghcr.io/siderolabs/amd-ucode:20250917\nghcr.io/siderolabs/drbd:9.2.14-v1.11.5\nghcr.io/siderolabs/installer:v1.11.5\nghcr.io/siderolabs/intel-ucode:20250812\nghcr.io/siderolabs/zfs:2.3.3-v1.11.5\n"
+		"ghcr.io/siderolabs/amd-ucode:20250917\nghcr.io/siderolabs/drbd:9.2.14-v1.11.5\nghcr.io/siderolabs/imager:v1.11.5\nghcr.io/siderolabs/installer-base:v1.11.5\nghcr.io/siderolabs/intel-ucode:20250812\nghcr.io/siderolabs/zfs:2.3.3-v1.11.5\n"
 	if out != want {
 		t.Errorf("images:\n%s\nwant:\n%s", out, want)
 	}
@@ -241,5 +243,53 @@ func TestTalosProfile(t *testing.T) {
 	code, _, errOut := runCLI(t, "talos-profile", "-C", "testdata/base")
 	if code != exitUser || !strings.Contains(errOut, "pins no Talos version") {
 		t.Errorf("a project without Talos: exit %d: %s", code, errOut)
+	}
+	for _, args := range [][]string{{"--format", "iso"}, {"--format", "imager", "--arch", "riscv"}, {"--registry", "mirror.local/site"}} {
+		if code, _, errOut := runCLI(t, append([]string{"talos-profile", "-C", "../.."}, args...)...); code != exitUser {
+			t.Errorf("talos-profile %v: exit %d: %s", args, code, errOut)
+		}
+	}
+}
+
+// The imager profile pulls exactly the Talos images of the inventory, so
+// a mirror of the release carries everything it needs; with --registry it
+// pulls each from where the mirror keeps it.
+func TestTalosImagerProfile(t *testing.T) {
+	inventory := map[string]bool{}
+	for _, ref := range strings.Fields(mustRun(t, "images", "-C", "../..", "--bundle", "demo")) {
+		if strings.HasPrefix(ref, "ghcr.io/siderolabs/") {
+			inventory[ref] = true
+		}
+	}
+	profile := func(args ...string) (refs []string) {
+		var res action.TalosProfileResult
+		if err := json.Unmarshal([]byte(mustRun(t, append([]string{"talos-profile", "-C", "../..", "--format", "imager", "-o", "json"}, args...)...)), &res); err != nil {
+			t.Fatal(err)
+		}
+		p := res.Imager
+		if p == nil || p.Version != "v1.11.5" || p.Output.Kind != "installer" || p.Input.Kernel.Path != "/usr/install/"+p.Arch+"/vmlinuz" {
+			t.Fatalf("imager profile %+v", p)
+		}
+		refs = append(refs, res.ImagerImage, p.Input.BaseInstaller.ImageRef)
+		for _, e := range p.Input.SystemExtensions {
+			refs = append(refs, e.ImageRef)
+		}
+		return refs
+	}
+	stock := profile()
+	if len(stock) != len(inventory) {
+		t.Errorf("the profile pulls %v; the inventory has %v", stock, inventory)
+	}
+	for _, ref := range stock {
+		if !inventory[ref] {
+			t.Errorf("the profile pulls %s, which the inventory does not hold", ref)
+		}
+	}
+	relocated := profile("--registry", "mirror.local:5000/site", "--arch", "arm64")
+	for i, ref := range relocated {
+		want, _ := mirror.RelocatedRef("mirror.local:5000/site", stock[i])
+		if ref != want || !strings.HasPrefix(ref, "mirror.local:5000/site/images/ghcr.io/siderolabs/") {
+			t.Errorf("relocated %s is %s, want %s", stock[i], ref, want)
+		}
 	}
 }

@@ -143,30 +143,51 @@ their helm.sh/images annotation, and those the bundle pins in CUE.`,
 
 func newTalosProfile(s streams, g *globals) *cobra.Command {
 	var out outputFormat
+	a := &action.TalosProfile{}
 	cmd := &cobra.Command{
 		Use:   "talos-profile",
-		Short: "Print the Image Factory schematic of the Talos node image versions.cue pins",
-		Long: `Talos-profile renders the Image Factory schematic for the node image the
-project pins: the official system extensions of versions.talos. Post it to an
-Image Factory to get the installer and boot images; the installer and
-extension images are in the release's image inventory.`,
+		Short: "Print the Talos node image versions.cue pins: an Image Factory schematic or an imager profile",
+		Long: `Talos-profile renders the node image the project pins: Talos Linux
+versions.talos.version with the system extensions of versions.talos.
+
+--format schematic (the default) prints an Image Factory schematic: post it
+to a factory to get the installer and boot images.
+
+--format imager prints a profile for Talos's imager, which builds the
+installer without a factory: every image it pulls (the imager, the base
+installer and the extensions) is in the release's image inventory, so
+distgen mirror carries them to an air-gapped site. With --registry, the
+profile pulls them from the mirror, where distgen mirror put them.`,
 		Example: `  # the schematic, as the factory takes it
   distgen talos-profile > schematic.yaml
-  curl -X POST --data-binary @schematic.yaml https://factory.talos.dev/schematics`,
+  curl -X POST --data-binary @schematic.yaml https://factory.talos.dev/schematics
+
+  # at an air-gapped site: build the installer from the mirrored images
+  distgen talos-profile --format imager --registry registry.site.local/platform > installer.yaml
+  docker run --rm -i -v $PWD/_out:/out --privileged \\
+    registry.site.local/platform/images/ghcr.io/siderolabs/imager:v1.11.5 - < installer.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := (&action.TalosProfile{Dir: g.Dir}).Run(cmd.Context())
+			a.Dir = g.Dir
+			res, err := a.Run(cmd.Context())
 			if err != nil {
 				return err
 			}
 			if out == outputText {
 				out = outputYAML
+				if res.Imager != nil {
+					fmt.Fprintf(s.Err, "# imager profile for Talos %s; run it with %s\n", res.Version, res.ImagerImage)
+					return out.print(s.Out, res.Imager, nil)
+				}
 				fmt.Fprintf(s.Err, "# Image Factory schematic for Talos %s\n", res.Version)
 				return out.print(s.Out, res.Schematic, nil)
 			}
 			return out.print(s.Out, res, nil)
 		},
 	}
+	cmd.Flags().StringVar(&a.Format, "format", action.TalosSchematic, "schematic (Image Factory) or imager (Talos imager profile)")
+	cmd.Flags().StringVar(&a.Arch, "arch", "amd64", "the imager profile's architecture: amd64 or arm64")
+	cmd.Flags().StringVar(&a.Registry, "registry", "", "HOST/PREFIX of a mirror: the imager profile pulls its images from there")
 	addOutputFlag(cmd, &out)
 	return cmd
 }

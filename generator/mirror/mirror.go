@@ -217,3 +217,17 @@ func imageArtifact(ref string) (Artifact, error) {
 	}
 	return a, nil
 }
+
+// RelocatedRef is where a mirror at prefix keeps the image ref, with its
+// tag or digest: the reference to pull it from the mirror by.
+func RelocatedRef(prefix, ref string) (string, error) {
+	a, err := imageArtifact(ref)
+	if err != nil {
+		return "", err
+	}
+	repo := strings.TrimSuffix(prefix, "/") + "/" + a.Repository
+	if a.Digest != "" {
+		return repo + "@" + a.Digest, nil
+	}
+	return repo + ":" + a.Tag, nil
+}
