@@ -2,16 +2,22 @@ package tests
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -19,10 +25,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/action"
@@ -345,5 +353,154 @@ func TestImagesResolve(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), unreachable+": not resolved") {
 		t.Errorf("no warning for the unreachable image: %q", log.String())
+	}
+}
+
+// distgenBinary builds the CLI once per test run, for tests that need a
+// process of its own (to kill it).
+var distgenBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "distgen-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "distgen")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/distgen").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// mirrorKilled runs distgen mirror and kills it with SIGKILL once it has
+// reported copying after artifacts: an interruption the process cannot
+// clean up after.
+func mirrorKilled(t *testing.T, after int, args ...string) {
+	t.Helper()
+	bin, err := distgenBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"mirror", "--plain-http", "--jobs", "1"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	copied := 0
+	for copied < after && sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "copied ") {
+			copied++
+		}
+	}
+	_ = cmd.Process.Kill()
+	go io.Copy(io.Discard, stderr)
+	err = cmd.Wait()
+	if copied < after {
+		t.Fatalf("the mirror ended (%v) after copying %d artifacts, before it could be killed", err, copied)
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the mirror was not killed: %v", err)
+	}
+}
+
+// mirrorRun runs distgen mirror to completion and returns its result.
+func mirrorRun(t *testing.T, args ...string) action.MirrorResult {
+	t.Helper()
+	bin, err := distgenBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd := exec.Command(bin, append([]string{"mirror", "--plain-http", "-o", "json"}, args...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("distgen mirror %v: %v\n%s", args, err, stderr.String())
+	}
+	var res action.MirrorResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// A mirror killed half-way, to a registry and to an archive, completes
+// when rerun, copies only what was missing, and leaves every artifact
+// whole: each blob hashes to its digest.
+func TestMirrorKilled(t *testing.T) {
+	origin, _, digests, unique := mirrorFixture(t)
+	from := "oci://" + hostOf(origin) + "/distgen/bundles/demo:0.1.0"
+
+	// With one job the order is fixed: the eight charts, then the images
+	// (two sharing most of the release's bytes, then a small one), then
+	// the bundle. Killed after ten, the rerun has the small image, the
+	// bundle and whatever was in flight left: well under half the bytes.
+	site := registryServer(t, nil)
+	to := "oci://" + hostOf(site) + "/site"
+	mirrorKilled(t, 10, "--from", from, "--to", to)
+	ref, _ := name.ParseReference(hostOf(site) + "/site/bundles/demo:0.1.0")
+	if _, err := remote.Head(ref); err == nil {
+		t.Error("a killed mirror tagged the bundle")
+	}
+	rerun := mirrorRun(t, "--from", from, "--to", to)
+	checkRelease(t, hostOf(site), "site", digests)
+	for r := range digests {
+		ref, _ := name.ParseReference(hostOf(site) + "/site/" + r)
+		img, err := remote.Image(ref)
+		if err == nil {
+			err = validate.Image(img)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", ref, err)
+		}
+	}
+	if rerun.Bytes == 0 || rerun.Bytes > unique/2 {
+		t.Errorf("registry: the rerun wrote %d bytes of %d unique: it should copy only what was missing", rerun.Bytes, unique)
+	}
+	t.Logf("registry: the rerun after a kill wrote %d of %d unique blob bytes", rerun.Bytes, unique)
+
+	archive := filepath.Join(t.TempDir(), "demo-0.1.0.tar")
+	mirrorKilled(t, 10, "--from", from, "--to", archive)
+	if _, err := os.Stat(archive); err == nil {
+		t.Error("a killed mirror wrote the archive")
+	}
+	// Damage what the killed run staged, as a kill during a write can.
+	staged, _ := filepath.Glob(filepath.Join(archive+".partial", "blobs", "sha256", "*"))
+	if len(staged) == 0 {
+		t.Fatal("the killed mirror staged nothing to resume from")
+	}
+	if err := os.WriteFile(staged[0], []byte("half a blob"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rerun = mirrorRun(t, "--from", from, "--to", archive)
+	if rerun.Bytes == 0 || rerun.Bytes > unique/2 {
+		t.Errorf("archive: the rerun wrote %d bytes of %d unique: it should copy only what was missing", rerun.Bytes, unique)
+	}
+	if _, err := os.Stat(archive + ".partial"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the staging directory outlived a complete mirror: %v", err)
+	}
+	t.Logf("archive: the rerun after a kill wrote %d of %d unique blob bytes", rerun.Bytes, unique)
+	dir := t.TempDir()
+	if out, err := exec.Command("tar", "-xf", archive, "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Index(idx); err != nil {
+		t.Errorf("the archive after a killed mirror: %v", err)
+	}
+	m, _ := idx.IndexManifest()
+	if len(m.Manifests) != len(digests) {
+		t.Errorf("the archive holds %d artifacts, want %d", len(m.Manifests), len(digests))
 	}
 }

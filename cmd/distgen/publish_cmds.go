@@ -222,7 +222,8 @@ func newMirror(s streams, g *globals) *cobra.Command {
 pin and every container image those charts pull. Charts and images go first,
 the bundle tag last. What the destination already holds is skipped, so an
 interrupted mirror resumes; every digest is checked on arrival. An archive
-is an OCI image layout in one tar file (skopeo's oci-archive). Images are
+is an OCI image layout in one tar file (skopeo's oci-archive), staged in
+ARCHIVE.partial/ until it is complete. Images are
 kept under PREFIX/images/<registry>/<repository>.`,
 		Example: `  # into an archive for an air-gapped site
   distgen mirror --from oci://registry.example.com/platform/bundles/demo:0.1.0 --to demo-0.1.0.tar

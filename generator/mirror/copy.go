@@ -2,8 +2,15 @@ package mirror
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -249,25 +256,90 @@ func destination(target string, o Options) (publish.Publisher, func() error, err
 		p, err := publish.New(target, append([]publish.Option{publish.WithPlainHTTP(o.PlainHTTP)}, o.Publish...)...)
 		return p, func() error { return nil }, err
 	}
-	// An archive is a layout packed at the end; an existing archive is
-	// unpacked first, so a rerun adds only what is missing.
-	dir, err := os.MkdirTemp("", "distgen-mirror-")
-	if err != nil {
-		return nil, nil, err
+	// An archive is a layout staged in ARCHIVE.partial beside it and packed
+	// at the end. The staging directory outlives an interrupted run, so a
+	// rerun resumes from it; an existing archive is unpacked into it
+	// first, so a rerun after a complete one adds only what is missing.
+	dir := target + ".partial"
+	if err := resumeStaging(dir); err != nil {
+		return nil, nil, fmt.Errorf("resuming %s: %w", dir, err)
 	}
 	if _, err := os.Stat(target); err == nil {
 		if err := untar(target, dir); err != nil {
-			os.RemoveAll(dir)
 			return nil, nil, fmt.Errorf("reading existing archive %s: %w", target, err)
 		}
 	}
 	p, err := publish.NewLayout(dir)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, nil, err
 	}
 	return p, func() error {
-		defer os.RemoveAll(dir)
-		return tarLayout(dir, target)
+		if err := tarLayout(dir, target); err != nil {
+			return err
+		}
+		return os.RemoveAll(dir)
 	}, nil
+}
+
+// resumeStaging readies the staging directory of an archive. What an
+// interrupted run left there is kept only where it can be trusted: every
+// blob whose content does not hash to its name is removed, and so is an
+// index that does not parse or that may name a removed blob. Blobs are
+// content-addressed, so those left are exactly what they claim to be, and
+// the rerun writes whatever the index no longer names.
+func resumeStaging(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return os.MkdirAll(dir, 0o755)
+	}
+	index := filepath.Join(dir, "index.json")
+	if b, err := os.ReadFile(index); err == nil && !json.Valid(b) {
+		if err := os.Remove(index); err != nil {
+			return err
+		}
+	}
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	entries, err := os.ReadDir(blobs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	removed := false
+	for _, e := range entries {
+		path := filepath.Join(blobs, e.Name())
+		ok, err := hashes(path, e.Name())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if err := os.RemoveAll(path); err != nil {
+				return err
+			}
+			removed = true
+		}
+	}
+	if removed {
+		if err := os.Remove(index); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// hashes reports whether the file at path has the sha256 hex digest want.
+func hashes(path, want string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return false, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, err
+	}
+	return hex.EncodeToString(h.Sum(nil)) == want, nil
 }
