@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ import (
 
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/publish"
+	"github.com/distgen/distgen/generator/upstream"
 	"github.com/distgen/distgen/tests/fixture"
 )
 
@@ -94,8 +96,13 @@ func mirrorFixture(t *testing.T) (origin, images *httptest.Server, digests map[s
 	if err := os.WriteFile(demo, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The release pins its images by digest (repo:tag@digest): the mirror
+	// copies them by digest and keeps their tags, which the pods pull by.
+	if _, err := (&action.Images{Project: action.Project{Dir: root, Bundle: "demo"}, Resolve: true, Lock: true, PlainHTTP: true}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	out, res := build(t, root, "demo")
-	if fmt.Sprint(res.Release.Images) == "" || !strings.Contains(strings.Join(res.Release.Images, " "), shipper) {
+	if bd, _ := base.Digest(); !slices.Contains(res.Release.Images, shipper+"@"+bd.String()) {
 		t.Fatalf("release images %v", res.Release.Images)
 	}
 	origin = registryServer(t, nil)
@@ -353,6 +360,32 @@ func TestImagesResolve(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), unreachable+": not resolved") {
 		t.Errorf("no warning for the unreachable image: %q", log.String())
+	}
+	if _, err := os.Stat(filepath.Join(root, "versions.lock.json")); err == nil {
+		t.Error("images --resolve without --lock wrote the lock")
+	}
+
+	// Locked, the digest is in every build's inventory; what did not
+	// resolve keeps its tag.
+	if _, err := (&action.Images{Project: action.Project{Dir: root, Bundle: "demo"}, Resolve: true, Lock: true, PlainHTTP: true}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := upstream.ReadLock(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lock.Images) != 1 || lock.Images[0] != (upstream.LockedImage{Ref: ref, Digest: d.String()}) {
+		t.Errorf("locked images %+v", lock.Images)
+	}
+	images.Close() // a build needs no registry
+	_, built := build(t, root, "demo")
+	if fmt.Sprint(built.Release.Images) != fmt.Sprint(want) || fmt.Sprint(built.Release.PlatformImages) != fmt.Sprint([]string{unreachable}) {
+		t.Errorf("release images %v, platform %v; want %v", built.Release.Images, built.Release.PlatformImages, want)
+	}
+	for _, c := range built.Release.Components {
+		if c.Name == "log-shipper" && fmt.Sprint(c.Images) != fmt.Sprint(want[1:]) {
+			t.Errorf("log-shipper images %v, want %v", c.Images, want[1:])
+		}
 	}
 }
 

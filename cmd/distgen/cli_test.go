@@ -233,6 +233,9 @@ func TestImages(t *testing.T) {
 	if len(res.Components) != 1 || res.Components[0].Name != "log-shipper" {
 		t.Errorf("images -o json: %+v", res)
 	}
+	if code, _, errOut := runCLI(t, "images", "-C", "../..", "--bundle", "demo", "--lock"); code != exitUser || !strings.Contains(errOut, "--resolve") {
+		t.Errorf("images --lock without --resolve: exit %d: %s", code, errOut)
+	}
 }
 
 func TestTalosProfile(t *testing.T) {

@@ -136,6 +136,7 @@ their helm.sh/images annotation, and those the bundle pins in CUE.`,
 	}
 	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
 	cmd.Flags().BoolVar(&a.Resolve, "resolve", false, "pin every tag to the digest its registry reports now")
+	cmd.Flags().BoolVar(&a.Lock, "lock", false, "with --resolve: record the digests in versions.lock.json; builds then pin them in release.json")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "reach loopback registries over HTTP when resolving")
 	addOutputFlag(cmd, &out)
 	return cmd

@@ -117,7 +117,11 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 			steps = append(steps, s)
 		}
 	}
-	resolve, err := upstreamResolver(proj.Root)
+	lock, err := upstream.ReadLock(proj.Root)
+	if err != nil {
+		return nil, err
+	}
+	resolve, err := upstreamResolver(proj.Root, lock)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +142,7 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 			}
 			c, err := chart.Build(s, opts)
 			if err == nil {
-				c.Images = inventory.Merge(c.Images, s.Component.Images)
+				c.Images = inventory.Merge(lock.PinImages(inventory.Merge(c.Images, s.Component.Images)))
 				digests[i], err = chartDigest(c, pl.Bundle.ReleaseDate)
 			}
 			if err != nil {
@@ -177,7 +181,7 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 		Bundle: pl.Bundle.Name, Version: pl.Bundle.Version,
 		ReleaseDate: pl.Bundle.ReleaseDate.Format(time.RFC3339),
 	}
-	rel.PlatformImages = inventory.Merge(pl.Bundle.Images)
+	rel.PlatformImages = inventory.Merge(lock.PinImages(pl.Bundle.Images))
 	img, err := artifact.Bundle(artifactFiles(res.Flux), BundleMeta(pl.Bundle.Name, pl.Bundle.Version, pl.Bundle.ReleaseDate, rel.PlatformImages))
 	if err != nil {
 		return nil, err
@@ -228,11 +232,7 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 
 // upstreamResolver finds upstream chart archives: the project's vendor
 // directory, then the cache by the lock's digests.
-func upstreamResolver(root string) (func(api.Upstream) (string, error), error) {
-	lock, err := upstream.ReadLock(root)
-	if err != nil {
-		return nil, err
-	}
+func upstreamResolver(root string, lock *upstream.Lock) (func(api.Upstream) (string, error), error) {
 	cache, err := upstream.DefaultCache()
 	if err != nil {
 		return nil, err

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/distgen/distgen/generator/publish"
+	"github.com/distgen/distgen/generator/upstream"
 )
 
 // Images lists the container images a bundle's release pulls: what every
@@ -22,6 +24,9 @@ type Images struct {
 	// Resolve pins every tag to the digest its registry reports now; an
 	// image whose registry cannot be reached keeps its tag (and is logged).
 	Resolve bool
+	// Lock records what Resolve resolved in versions.lock.json, so builds
+	// pin those digests in release.json and in each chart's inventory.
+	Lock bool
 	// PlainHTTP reaches loopback registries over HTTP when resolving.
 	PlainHTTP bool
 }
@@ -59,10 +64,18 @@ func (a *Images) Run(ctx context.Context) (*ImagesResult, error) {
 			out.Components = append(out.Components, ComponentImages{Name: c.Name, Images: c.Images})
 		}
 	}
+	if a.Lock && !a.Resolve {
+		return nil, &UsageError{Msg: "--lock records resolved digests: use it with --resolve"}
+	}
 	if a.Resolve {
 		pinned := map[string]string{}
 		for _, ref := range out.Images {
 			pinned[ref] = a.resolve(ctx, ref)
+		}
+		if a.Lock {
+			if err := lockImages(proj.Root, pinned); err != nil {
+				return nil, err
+			}
 		}
 		for i, ref := range out.Images {
 			out.Images[i] = pinned[ref]
@@ -74,6 +87,23 @@ func (a *Images) Run(ctx context.Context) (*ImagesResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// lockImages records every tag that resolved to a digest in the lock.
+func lockImages(root string, pinned map[string]string) error {
+	lock, err := upstream.ReadLock(root)
+	if err != nil {
+		return err
+	}
+	for ref, p := range pinned {
+		if tag, digest, ok := strings.Cut(p, "@"); ok && tag == ref {
+			lock.SetImage(ref, digest)
+		}
+	}
+	if !lock.Changed() {
+		return nil
+	}
+	return lock.Write(root)
 }
 
 // resolve returns ref pinned to its digest (repo:tag@sha256:…), or ref

@@ -212,7 +212,12 @@ func imageArtifact(ref string) (Artifact, error) {
 	case name.Tag:
 		a.Tag = t.TagStr()
 	case name.Digest:
+		// A pinned tag (repo:tag@digest) keeps its tag, which the pods
+		// still pull by; a bare digest is tagged by itself.
 		a.Tag = strings.Replace(t.DigestStr(), ":", "-", 1)
+		if base, _, _ := strings.Cut(ref, "@"); base != RepositoryOf(base) {
+			a.Tag = base[len(RepositoryOf(base))+1:]
+		}
 		a.Digest = t.DigestStr()
 	}
 	return a, nil

@@ -17,9 +17,12 @@ import (
 const LockFile = "versions.lock.json"
 
 // Lock records the digest of every upstream chart the first time it is
-// fetched; later fetches must match it.
+// fetched; later fetches must match it. It also records the digest each
+// image tag resolved to (distgen images --resolve --lock), which builds
+// pin in the inventory.
 type Lock struct {
-	Charts []Locked `json:"charts"`
+	Charts []Locked      `json:"charts"`
+	Images []LockedImage `json:"images,omitempty"`
 	// changed is set when Set records something new.
 	changed bool
 }
@@ -36,6 +39,52 @@ type Locked struct {
 	Digest string `json:"digest"`
 	// Manifest is the OCI manifest digest, for charts from registries.
 	Manifest string `json:"manifest,omitempty"`
+}
+
+// LockedImage is an image tag and the digest it resolved to.
+type LockedImage struct {
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
+}
+
+// ImageDigest is the digest locked for the image reference ref, or "".
+func (l *Lock) ImageDigest(ref string) string {
+	for _, e := range l.Images {
+		if e.Ref == ref {
+			return e.Digest
+		}
+	}
+	return ""
+}
+
+// SetImage records the digest of the image reference ref.
+func (l *Lock) SetImage(ref, digest string) {
+	for i := range l.Images {
+		if l.Images[i].Ref == ref {
+			if l.Images[i].Digest != digest {
+				l.Images[i].Digest, l.changed = digest, true
+			}
+			return
+		}
+	}
+	l.changed = true
+	l.Images = append(l.Images, LockedImage{Ref: ref, Digest: digest})
+}
+
+// PinImages returns refs with every reference the lock holds pinned as
+// ref@digest; the others are returned as they are.
+func (l *Lock) PinImages(refs []string) []string {
+	if len(l.Images) == 0 {
+		return refs
+	}
+	out := make([]string, len(refs))
+	for i, ref := range refs {
+		out[i] = ref
+		if d := l.ImageDigest(ref); d != "" && !strings.Contains(ref, "@") {
+			out[i] = ref + "@" + d
+		}
+	}
+	return out
 }
 
 func (l Locked) matches(u api.Upstream) bool {
@@ -86,6 +135,7 @@ func (l *Lock) Write(root string) error {
 		a, b := l.Charts[i], l.Charts[j]
 		return a.Repository+"\x00"+a.Name+"\x00"+a.Version < b.Repository+"\x00"+b.Name+"\x00"+b.Version
 	})
+	sort.Slice(l.Images, func(i, j int) bool { return l.Images[i].Ref < l.Images[j].Ref })
 	b, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {
 		return err
