@@ -27,9 +27,15 @@ import (
 // files; run with -update to rewrite them after an intended change.
 func TestDemoGolden(t *testing.T) {
 	out, _ := build(t, repoRoot, "demo")
-	golden := filepath.Join("testdata", "golden", "demo")
+	compareGolden(t, out, filepath.Join("testdata", "golden", "demo"), "TestDemoGolden", "release.json", "flux/*.yaml", "flux/components/*.yaml")
+}
+
+// compareGolden compares the files of out that match patterns with the
+// golden files in golden (rewriting them with -update).
+func compareGolden(t *testing.T, out, golden, test string, patterns ...string) {
+	t.Helper()
 	got := map[string][]byte{}
-	for _, pattern := range []string{"release.json", "flux/*.yaml", "flux/components/*.yaml"} {
+	for _, pattern := range patterns {
 		matches, _ := filepath.Glob(filepath.Join(out, pattern))
 		for _, m := range matches {
 			b, err := os.ReadFile(m)
@@ -64,7 +70,7 @@ func TestDemoGolden(t *testing.T) {
 		return err
 	})
 	if err != nil {
-		t.Fatalf("reading golden files (run go test ./tests -run TestDemoGolden -update): %v", err)
+		t.Fatalf("reading golden files (run go test ./tests -run %s -update): %v", test, err)
 	}
 	for rel, w := range want {
 		if g, ok := got[rel]; !ok {

@@ -296,3 +296,20 @@ func TestTalosImagerProfile(t *testing.T) {
 		}
 	}
 }
+
+func TestTenantCommands(t *testing.T) {
+	if out := mustRun(t, "tenant", "vet", "-C", "../.."); !strings.Contains(out, "ok  tenant bundle customers 0.1.0: 2 tenants, 5 app instances") {
+		t.Errorf("tenant vet: %q", out)
+	}
+	dir := filepath.Join(t.TempDir(), "customers")
+	out := mustRun(t, "tenant", "build", "-C", "../..", "--bundle", "customers", "--out", dir)
+	if !strings.Contains(out, "tenant  tenants/acme-dev:0.1.0") || !strings.Contains(out, "app     apps/postgres:0.1.0") {
+		t.Errorf("tenant build: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tenants", "acme", "kustomization.yaml")); err != nil {
+		t.Error(err)
+	}
+	if code, _, errOut := runCLI(t, "tenant", "build", "-C", "../..", "--bundle", "nobody", "--out", dir); code != exitUser || !strings.Contains(errOut, `no tenant bundle "nobody"`) {
+		t.Errorf("tenant build of a missing bundle: exit %d: %s", code, errOut)
+	}
+}

@@ -94,6 +94,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 	root.PersistentFlags().StringVar(&g.Bundle, "bundle", "", "bundle to work on (needed when the project has several)")
 	root.AddCommand(
 		newVet(s, g),
+		newTenant(s, g),
 		newBuild(s, g),
 		newTemplate(s, g),
 		newImages(s, g),

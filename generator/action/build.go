@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/distgen/distgen/generator/api"
@@ -186,25 +187,8 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	if err != nil {
 		return nil, err
 	}
-	d, err := img.Digest()
-	if err != nil {
+	if rel.Artifact, err = fluxArtifactRef(img, "bundles/"+pl.Bundle.Name, pl.Bundle.Version, "flux/"); err != nil {
 		return nil, err
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, err
-	}
-	size, err := layers[0].Size()
-	if err != nil {
-		return nil, err
-	}
-	lh, err := layers[0].Digest()
-	if err != nil {
-		return nil, err
-	}
-	rel.Artifact = api.ArtifactRef{
-		Repository: "bundles/" + pl.Bundle.Name, Tag: pl.Bundle.Version, Digest: d.String(),
-		File: "flux/", SHA256: lh.Hex, Size: size,
 	}
 	for i, s := range steps {
 		c := s.Component
@@ -228,6 +212,28 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	rel.Images = inventory.Merge(rel.Images, rel.PlatformImages)
 	res.Release = rel
 	return res, nil
+}
+
+// fluxArtifactRef records a Flux artifact: its digest and the digest and
+// size of its one content layer.
+func fluxArtifactRef(img v1.Image, repo, tag, file string) (api.ArtifactRef, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return api.ArtifactRef{}, err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return api.ArtifactRef{}, err
+	}
+	size, err := layers[0].Size()
+	if err != nil {
+		return api.ArtifactRef{}, err
+	}
+	lh, err := layers[0].Digest()
+	if err != nil {
+		return api.ArtifactRef{}, err
+	}
+	return api.ArtifactRef{Repository: repo, Tag: tag, Digest: d.String(), File: file, SHA256: lh.Hex, Size: size}, nil
 }
 
 // upstreamResolver finds upstream chart archives: the project's vendor
@@ -287,7 +293,26 @@ func checkReplaceable(out string) error {
 
 // write puts the output into a temporary directory beside out and renames
 // it into place, so a failed write leaves out as it was.
-func write(out string, res *Output) (err error) {
+func write(out string, res *Output) error {
+	files := map[string][]byte{}
+	for _, c := range res.Charts {
+		files[filepath.Join("charts", chart.FileName(c.Name, c.Version))] = c.Archive
+	}
+	for _, f := range res.Flux {
+		files[filepath.Join("flux", filepath.FromSlash(f.Path))] = f.Data
+	}
+	rel, err := json.MarshalIndent(res.Release, "", "  ")
+	if err != nil {
+		return err
+	}
+	files[ReleaseFile] = append(rel, '\n')
+	return writeTree(out, files)
+}
+
+// writeTree writes files (by path relative to out) into a temporary
+// directory beside out and renames it into place, so a failed write leaves
+// out as it was.
+func writeTree(out string, files map[string][]byte) (err error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
@@ -303,18 +328,6 @@ func write(out string, res *Output) (err error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	files := map[string][]byte{}
-	for _, c := range res.Charts {
-		files[filepath.Join("charts", chart.FileName(c.Name, c.Version))] = c.Archive
-	}
-	for _, f := range res.Flux {
-		files[filepath.Join("flux", filepath.FromSlash(f.Path))] = f.Data
-	}
-	rel, err := json.MarshalIndent(res.Release, "", "  ")
-	if err != nil {
-		return err
-	}
-	files[ReleaseFile] = append(rel, '\n')
 	for name, data := range files {
 		path := filepath.Join(tmp, name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

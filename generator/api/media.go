@@ -30,6 +30,8 @@ const (
 	ManagedBy      = "distgen"
 	LabelBundle    = "distgen.io/bundle"
 	LabelComponent = "distgen.io/component"
+	// LabelTenant names the tenant an object belongs to.
+	LabelTenant = "distgen.io/tenant"
 )
 
 // RegistryVariable is the Flux post-build variable that holds the registry

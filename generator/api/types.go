@@ -10,6 +10,8 @@ type Project struct {
 	Versions Versions
 	// Bundles by name.
 	Bundles map[string]*Bundle
+	// TenantBundles by name.
+	TenantBundles map[string]*TenantBundle
 }
 
 // Versions is versions.cue.
@@ -17,6 +19,8 @@ type Versions struct {
 	Distribution string                      `json:"distribution"`
 	ReleaseDate  time.Time                   `json:"releaseDate"`
 	Components   map[string]ComponentVersion `json:"components"`
+	// Apps pins the version of each first-party app chart.
+	Apps map[string]string `json:"apps,omitempty"`
 	// Talos pins the node operating system, when the platform runs on it.
 	Talos *Talos `json:"talos,omitempty"`
 }

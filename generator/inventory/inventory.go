@@ -29,6 +29,43 @@ var podSpecPaths = map[string][]string{
 	"PodTemplate":           {"template", "spec"},
 }
 
+// imageFields are the custom resources that name images outside a pod
+// spec: the operand image of a CloudNativePG cluster, and the container
+// disks of KubeVirt virtual machines and of Cluster API KubeVirt machines.
+var imageFields = map[string][]string{
+	"Cluster":                 {"spec", "imageName"},
+	"VirtualMachine":          {"spec", "template", "spec", "volumes", "*", "containerDisk", "image"},
+	"KubevirtMachineTemplate": {"spec", "template", "spec", "virtualMachineTemplate", "spec", "template", "spec", "volumes", "*", "containerDisk", "image"},
+}
+
+// imageGroups are the API groups of the kinds in imageFields.
+var imageGroups = map[string]string{
+	"Cluster":                 "postgresql.cnpg.io/",
+	"VirtualMachine":          "kubevirt.io/",
+	"KubevirtMachineTemplate": "infrastructure.cluster.x-k8s.io/",
+}
+
+// collect adds the strings at path in v to set; "*" walks every item of a
+// list.
+func collect(v any, path []string, set map[string]bool) {
+	if len(path) == 0 {
+		if s, ok := v.(string); ok && s != "" {
+			set[s] = true
+		}
+		return
+	}
+	if path[0] == "*" {
+		items, _ := v.([]any)
+		for _, it := range items {
+			collect(it, path[1:], set)
+		}
+		return
+	}
+	if m, ok := v.(map[string]any); ok {
+		collect(m[path[0]], path[1:], set)
+	}
+}
+
 // FromManifests returns the images in the pod specs of rendered objects,
 // sorted and unique. manifests maps a source file to its YAML stream.
 func FromManifests(manifests map[string]string) ([]string, error) {
@@ -49,6 +86,12 @@ func FromManifests(manifests map[string]string) ([]string, error) {
 				return nil, fmt.Errorf("%s: %w", n, err)
 			}
 			kind, _ := obj["kind"].(string)
+			if fields, ok := imageFields[kind]; ok {
+				if apiVersion, _ := obj["apiVersion"].(string); strings.HasPrefix(apiVersion, imageGroups[kind]) {
+					collect(obj, fields, set)
+				}
+				continue
+			}
 			path, ok := podSpecPaths[kind]
 			if !ok {
 				continue

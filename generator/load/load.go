@@ -99,8 +99,11 @@ func Project(root string) (*api.Project, error) {
 		v    cue.Value
 		what string
 		file string
-	}{{versionsV, "versions", VersionsFile}, {bundlesV, "bundles", BundlesDir + "/"}} {
+	}{{versionsV, "versions", VersionsFile}, {bundlesV, "bundles", BundlesDir + "/"}, {vals[1].LookupPath(cue.ParsePath("tenantBundles")), "", ""}} {
 		if !v.v.Exists() {
+			if v.what == "" {
+				continue // tenant bundles are optional
+			}
 			errs = append(errs, &Error{Pos: v.file, Msg: fmt.Sprintf("no %q field", v.what)})
 			continue
 		}
@@ -129,6 +132,9 @@ func Project(root string) (*api.Project, error) {
 			errs = append(errs, check(b)...)
 		}
 	}
+	tb, terrs := tenantBundles(vals[1].LookupPath(cue.ParsePath("tenantBundles")), p, cfg, lookup)
+	errs = append(errs, terrs...)
+	p.TenantBundles = tb
 	if len(errs) > 0 {
 		return nil, errs
 	}

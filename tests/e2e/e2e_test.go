@@ -316,8 +316,8 @@ func TestDemoBundle(t *testing.T) {
 
 	t.Run("upgrade", func(t *testing.T) {
 		// Version 2: one component's values change; only it upgrades.
-		edit(t, filepath.Join(root, "versions.cue"), `distribution: "0.1.0"`, `distribution: "0.2.0"`)
-		edit(t, filepath.Join(root, "bundles", "demo.cue"), `values: retention: "14d"`, `values: retention: "30d"`)
+		fixture.Edit(t, filepath.Join(root, "versions.cue"), `distribution: "0.1.0"`, `distribution: "0.2.0"`)
+		fixture.Edit(t, filepath.Join(root, "bundles", "demo.cue"), `values: retention: "14d"`, `values: retention: "30d"`)
 		v2 := release(t, root, "demo", "demo")
 		start := time.Now()
 		if v2.Release.Version != "0.2.0" {
@@ -396,8 +396,8 @@ func TestFixtureBundle(t *testing.T) {
 	changed := built.Release.Components[len(built.Release.Components)/2]
 	versions := filepath.Join(dir, "versions.cue")
 	line := fmt.Sprintf("%s: chart: %q", changed.Name, changed.Chart.Tag)
-	edit(t, versions, line, fmt.Sprintf("%s: chart: %q", changed.Name, "9.9.9"))
-	edit(t, versions, `distribution: "1.0.0"`, `distribution: "1.1.0"`)
+	fixture.Edit(t, versions, line, fmt.Sprintf("%s: chart: %q", changed.Name, "9.9.9"))
+	fixture.Edit(t, versions, `distribution: "1.0.0"`, `distribution: "1.1.0"`)
 	release(t, dir, "bench", "fixture")
 	start = time.Now()
 	hrs = waitReady(t, "bench", len(built.Release.Components), 3*time.Minute, func(hr helmv2.HelmRelease) bool {
@@ -412,20 +412,6 @@ func TestFixtureBundle(t *testing.T) {
 		if got := hr.Status.History.Latest().Version; got != want {
 			t.Errorf("%s at revision %d, want %d", hr.Name, got, want)
 		}
-	}
-}
-
-func edit(t *testing.T, path, old, new string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), old) {
-		t.Fatalf("%s lacks %q", path, old)
-	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -454,7 +440,7 @@ func TestAirGap(t *testing.T) {
 		}
 	}
 	root := fixture.Offline(t, "../..", imgHost+"/fluxcd/source-controller:v1.7.3")
-	edit(t, filepath.Join(root, "bundles", "demo.cue"), "\t\t\twait: false\n",
+	fixture.Edit(t, filepath.Join(root, "bundles", "demo.cue"), "\t\t\twait: false\n",
 		fmt.Sprintf("\t\t\twait: false\n\t\t\tvalues: image: {repository: %q, tag: \"3.2.4\"}\n", imgHost+"/library/fluent-bit"))
 	out := filepath.Join(t.TempDir(), "demo")
 	built, err := (&action.Build{Project: action.Project{Dir: root, Bundle: "demo"}, Out: out}).Run(ctx)

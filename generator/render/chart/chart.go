@@ -60,6 +60,50 @@ type Chart struct {
 	// Images the rendered objects pull, and those the chart declares in its
 	// helm.sh/images annotation; sorted.
 	Images []string
+
+	loaded *chartv2.Chart
+	caps   *common.Capabilities
+}
+
+// HasValue reports whether the chart's values.yaml sets the top-level key.
+func (c *Chart) HasValue(key string) bool {
+	_, ok := c.loaded.Values[key]
+	return ok
+}
+
+// Render renders the chart as the release name in namespace with values
+// over the chart's own, as Helm would install it, and returns the rendered
+// objects by source file and the images they and the chart declare.
+func (c *Chart) Render(release, namespace string, values map[string]any) (map[string]string, []string, error) {
+	vals, err := cutil.ToRenderValues(c.loaded, values, common.ReleaseOptions{
+		Name: release, Namespace: namespace, IsInstall: true,
+	}, c.caps)
+	if err != nil {
+		return nil, nil, fmt.Errorf("values: %w", err)
+	}
+	rendered, err := engine.Render(c.loaded, vals)
+	if err != nil {
+		return nil, nil, fmt.Errorf("render: %w", err)
+	}
+	manifests := map[string]string{}
+	for name, body := range rendered {
+		if strings.HasSuffix(name, "NOTES.txt") || strings.TrimSpace(body) == "" {
+			continue
+		}
+		manifests[name] = body
+	}
+	for _, crd := range c.loaded.CRDObjects() {
+		manifests[crd.Filename] = string(crd.File.Data)
+	}
+	found, err := inventory.FromManifests(manifests)
+	if err != nil {
+		return nil, nil, fmt.Errorf("image inventory: %w", err)
+	}
+	declared, err := inventory.FromChart(c.loaded)
+	if err != nil {
+		return nil, nil, fmt.Errorf("image inventory: %w", err)
+	}
+	return manifests, inventory.Merge(found, declared), nil
 }
 
 // Build packages, lints and renders the chart of one step.
@@ -105,35 +149,10 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 		return nil, fmt.Errorf("lint: %w", errors.Join(lintErrs...))
 	}
 
-	vals, err := cutil.ToRenderValues(c, s.Values, common.ReleaseOptions{
-		Name: comp.ReleaseName, Namespace: comp.Namespace, IsInstall: true,
-	}, caps)
-	if err != nil {
-		return nil, fmt.Errorf("values: %w", err)
+	out.loaded, out.caps = c, caps
+	if out.Manifests, out.Images, err = out.Render(comp.ReleaseName, comp.Namespace, s.Values); err != nil {
+		return nil, err
 	}
-	rendered, err := engine.Render(c, vals)
-	if err != nil {
-		return nil, fmt.Errorf("render: %w", err)
-	}
-	out.Manifests = map[string]string{}
-	for name, body := range rendered {
-		if strings.HasSuffix(name, "NOTES.txt") || strings.TrimSpace(body) == "" {
-			continue
-		}
-		out.Manifests[name] = body
-	}
-	for _, crd := range c.CRDObjects() {
-		out.Manifests[crd.Filename] = string(crd.File.Data)
-	}
-	found, err := inventory.FromManifests(out.Manifests)
-	if err != nil {
-		return nil, fmt.Errorf("image inventory: %w", err)
-	}
-	declared, err := inventory.FromChart(c)
-	if err != nil {
-		return nil, fmt.Errorf("image inventory: %w", err)
-	}
-	out.Images = inventory.Merge(found, declared)
 
 	path, err := chartutil.Save(c, stage)
 	if err != nil {

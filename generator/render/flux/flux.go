@@ -188,8 +188,10 @@ func duration(d api.Duration) metav1.Duration {
 	return metav1.Duration{Duration: v.Round(time.Millisecond)}
 }
 
-// marshal serialises a typed object without the fields a generated manifest
+// Marshal serialises a typed object without the fields a generated manifest
 // must not carry: an empty status or spec and a null creationTimestamp.
+func Marshal(obj any) ([]byte, error) { return marshal(obj) }
+
 func marshal(obj any) ([]byte, error) {
 	b, err := json.Marshal(obj)
 	if err != nil {

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/generator/render/chart"
+)
+
+func newTenant(s streams, g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tenant",
+		Short: "Vet and build tenant bundles: isolated tenants and their apps",
+		Long: `Tenant bundles (tenantBundles in bundles/) describe tenants: a namespace
+each, a service account Flux impersonates for everything installed there,
+rights in that namespace only, a quota, limits and network isolation, and
+app instances of the first-party charts under packages/apps, whose values
+are checked against each app's values.cue. Every tenant is released as an
+artifact of its own, PREFIX/tenants/<tenant>:<version>.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(newTenantVet(s, g), newTenantBuild(s, g))
+	return cmd
+}
+
+func newTenantVet(s streams, g *globals) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:   "vet",
+		Short: "Check the tenant bundles and every instance's values against its app's schema",
+		Example: `  distgen tenant vet
+  distgen tenant vet -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := action.VetTenants(g.Dir)
+			if err != nil {
+				return err
+			}
+			return out.print(s.Out, res, func() {
+				for _, r := range res {
+					fmt.Fprintf(s.Out, "ok  tenant bundle %s %s: %d tenants, %d app instances\n", r.Name, r.Version, r.Tenants, r.Instances)
+				}
+			})
+		},
+	}
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newTenantBuild(s streams, g *globals) *cobra.Command {
+	var out outputFormat
+	a := &action.TenantBuild{Log: s.Err}
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Package the app charts and render every tenant's Flux artifact",
+		Long: `Build packages every app chart the bundle's instances use, renders each
+instance with its values, and writes per tenant the objects of its artifact.
+The output directory (dist/tenants/<bundle> by default) holds apps/*.tgz,
+tenants/<tenant>/*.yaml and release.json with every digest.`,
+		Example: `  distgen tenant build --bundle customers
+  distgen tenant build --bundle customers --out /tmp/customers -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.TenantProject = action.TenantProject{Dir: g.Dir, Bundle: g.Bundle}
+			res, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out.print(s.Out, res.Release, func() {
+				for _, c := range res.Release.Apps {
+					fmt.Fprintf(s.Out, "app     %-40s %s\n", c.Chart.Repository+":"+c.Chart.Tag, c.Chart.Digest)
+				}
+				for _, t := range res.Release.Tenants {
+					fmt.Fprintf(s.Out, "tenant  %-40s %s\n", t.Artifact.Repository+":"+t.Artifact.Tag, t.Artifact.Digest)
+				}
+				fmt.Fprintf(s.Err, "wrote %s\n", res.Out)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.Out, "out", "", "output directory (default dist/tenants/<bundle> in the project)")
+	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
+	cmd.Flags().IntVar(&a.Jobs, "jobs", 0, "charts built at once (default: one per CPU)")
+	addOutputFlag(cmd, &out)
+	return cmd
+}

@@ -1,0 +1,289 @@
+package action
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"sigs.k8s.io/yaml"
+
+	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/artifact"
+	"github.com/distgen/distgen/generator/inventory"
+	"github.com/distgen/distgen/generator/load"
+	"github.com/distgen/distgen/generator/plan"
+	"github.com/distgen/distgen/generator/render/chart"
+	"github.com/distgen/distgen/generator/render/flux"
+	"github.com/distgen/distgen/generator/render/tenant"
+)
+
+// TenantsDir is where tenant builds go under the project's dist/.
+const TenantsDir = "tenants"
+
+// TenantProject says which project and tenant bundle an action works on.
+type TenantProject struct {
+	Dir string
+	// Bundle is the tenant bundle's name; empty when there is only one.
+	Bundle string
+}
+
+func (p TenantProject) load() (*api.Project, *api.TenantBundle, error) {
+	proj, err := loadProject(p.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := make([]string, 0, len(proj.TenantBundles))
+	for n := range proj.TenantBundles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if p.Bundle != "" {
+		if b, ok := proj.TenantBundles[p.Bundle]; ok {
+			return proj, b, nil
+		}
+		return nil, nil, &load.Error{Pos: load.BundlesDir + "/", Msg: fmt.Sprintf("no tenant bundle %q (have %v)", p.Bundle, names)}
+	}
+	if len(names) != 1 {
+		return nil, nil, &load.Error{Pos: load.BundlesDir + "/", Msg: fmt.Sprintf("%d tenant bundles %v: choose one with --bundle", len(names), names)}
+	}
+	return proj, proj.TenantBundles[names[0]], nil
+}
+
+// TenantBuild builds a tenant bundle: every app chart its instances use,
+// once, and per tenant the Flux artifact of its objects.
+type TenantBuild struct {
+	TenantProject
+	// Out is the output directory; empty means dist/tenants/<bundle>.
+	Out         string
+	KubeVersion string
+	Jobs        int
+	Log         io.Writer
+}
+
+// TenantOutput is a tenant bundle built in memory.
+type TenantOutput struct {
+	Apps []*chart.Chart
+	// Files per tenant, by tenant name.
+	Files   map[string][]flux.File
+	Release *api.TenantRelease
+}
+
+// TenantBuildResult is where a tenant build went and what it recorded.
+type TenantBuildResult struct {
+	Out     string             `json:"out"`
+	Release *api.TenantRelease `json:"release"`
+}
+
+// Run builds and writes the output directory.
+func (b *TenantBuild) Run(ctx context.Context) (*TenantBuildResult, error) {
+	proj, tb, err := b.load()
+	if err != nil {
+		return nil, err
+	}
+	out := b.Out
+	if out == "" {
+		out = filepath.Join(proj.Root, "dist", TenantsDir, tb.Name)
+	}
+	if out, err = filepath.Abs(out); err != nil {
+		return nil, err
+	}
+	if err := checkReplaceable(out); err != nil {
+		return nil, err
+	}
+	res, err := RenderTenants(ctx, proj, tb, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log})
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for _, c := range res.Apps {
+		files[filepath.Join("apps", chart.FileName(c.Name, c.Version))] = c.Archive
+	}
+	for name, fs := range res.Files {
+		for _, f := range fs {
+			files[filepath.Join(TenantsDir, name, filepath.FromSlash(f.Path))] = f.Data
+		}
+	}
+	rel, err := json.MarshalIndent(res.Release, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	files[ReleaseFile] = append(rel, '\n')
+	if err := writeTree(out, files); err != nil {
+		return nil, err
+	}
+	return &TenantBuildResult{Out: out, Release: res.Release}, nil
+}
+
+// appStep is the build step of an app chart: its chart directory and
+// values.yaml, at the version versions.cue pins.
+func appStep(proj *api.Project, app string) (*plan.Step, error) {
+	dir := filepath.Join(proj.Root, api.AppsDir, app)
+	raw, err := os.ReadFile(filepath.Join(dir, "values.yaml"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	values := map[string]any{}
+	if err := yaml.Unmarshal(raw, &values); err != nil {
+		return nil, fmt.Errorf("%s/%s/values.yaml: %w", api.AppsDir, app, err)
+	}
+	if values == nil {
+		values = map[string]any{}
+	}
+	version := proj.Versions.Apps[app]
+	c := &api.Component{
+		Name: app, Namespace: "default", ReleaseName: app, Version: version, Enabled: true,
+		ValuesFiles: []string{"values.yaml"}, Values: map[string]any{}, ChartDir: dir,
+		FileValues: []map[string]any{values},
+	}
+	return &plan.Step{Component: c, Chart: app, Version: version, ChartValues: values, Values: map[string]any{}, FinalValues: values}, nil
+}
+
+// RenderTenants builds a tenant bundle in memory.
+func RenderTenants(ctx context.Context, proj *api.Project, tb *api.TenantBundle, o RenderOptions) (*TenantOutput, error) {
+	used := map[string]bool{}
+	for _, t := range tb.Tenants {
+		for _, in := range t.Instances {
+			used[in.App] = true
+		}
+	}
+	apps := make([]string, 0, len(used))
+	for a := range used {
+		apps = append(apps, a)
+	}
+	sort.Strings(apps)
+	scratch, err := os.MkdirTemp("", "distgen-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	opts := chart.Options{Root: proj.Root, Bundle: tb.Name, ReleaseDate: tb.ReleaseDate, KubeVersion: o.KubeVersion, ScratchDir: scratch}
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	charts := make([]*chart.Chart, len(apps))
+	digests := map[string]string{}
+	errs := make([]error, len(apps))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for i, app := range apps {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				errs[i] = err
+				return nil
+			}
+			s, err := appStep(proj, app)
+			if err == nil {
+				charts[i], err = chart.Build(s, opts)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("app %q: %w", app, err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	rel := &api.TenantRelease{Bundle: tb.Name, Version: tb.Version, ReleaseDate: tb.ReleaseDate.Format(time.RFC3339)}
+	byApp := map[string]*chart.Chart{}
+	for i, c := range charts {
+		d, err := chartDigest(c, tb.ReleaseDate)
+		if err != nil {
+			return nil, err
+		}
+		digests[apps[i]] = d
+		byApp[apps[i]] = c
+		sum := sha256.Sum256(c.Archive)
+		rel.Apps = append(rel.Apps, api.ReleaseApp{Name: apps[i], Chart: api.ArtifactRef{
+			Repository: "apps/" + apps[i], Tag: c.Version, Digest: d,
+			File: "apps/" + chart.FileName(c.Name, c.Version), SHA256: hex.EncodeToString(sum[:]), Size: int64(len(c.Archive)),
+		}})
+	}
+	out := &TenantOutput{Apps: charts, Files: map[string][]flux.File{}, Release: rel}
+	for _, t := range tb.Tenants {
+		rt := api.ReleaseTenant{Name: t.Name, Version: t.Version, Namespace: t.Namespace, Parent: t.Parent}
+		for _, in := range t.Instances {
+			c := byApp[in.App]
+			_, images, err := c.Render(in.Name, t.Namespace, withSiteValues(c, in.Values))
+			if err != nil {
+				return nil, &ComponentError{Component: t.Name + "/" + in.Name, Pos: in.Pos, Err: err}
+			}
+			rt.Instances = append(rt.Instances, api.ReleaseInstance{Name: in.Name, App: in.App, Images: images})
+			rt.Images = inventory.Merge(rt.Images, images)
+		}
+		parentNS := ""
+		if p := tb.Tenant(t.Parent); p != nil {
+			parentNS = p.Namespace
+		}
+		files, err := tenant.Render(tb, t, parentNS, digests)
+		if err != nil {
+			return nil, err
+		}
+		img, err := artifact.Bundle(artifactFiles(files), artifact.BundleMeta{
+			Source: "distgen:tenants/" + t.Name, Version: t.Version, Created: tb.ReleaseDate, Images: rt.Images,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if rt.Artifact, err = fluxArtifactRef(img, TenantsDir+"/"+t.Name, t.Version, TenantsDir+"/"+t.Name+"/"); err != nil {
+			return nil, err
+		}
+		out.Files[t.Name] = files
+		rel.Tenants = append(rel.Tenants, rt)
+		rel.Images = inventory.Merge(rel.Images, rt.Images)
+	}
+	return out, nil
+}
+
+// withSiteValues adds what the tenant's release fills in from the site
+// (the registry, through the distgen-site ConfigMap) to an instance's
+// values, as the placeholder bootstrap substitutes, for charts that take it.
+func withSiteValues(c *chart.Chart, values map[string]any) map[string]any {
+	if !c.HasValue("registry") {
+		return values
+	}
+	out := map[string]any{"registry": "${" + api.RegistryVariable + "}"}
+	for k, v := range values {
+		out[k] = v
+	}
+	return out
+}
+
+// TenantVetResult summarises one tenant bundle that passed vet.
+type TenantVetResult struct {
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	Tenants   int    `json:"tenants"`
+	Instances int    `json:"instances"`
+}
+
+// VetTenants checks the project's tenant bundles (loading checks every
+// instance's values against its app's schema) and summarises them.
+func VetTenants(dir string) ([]TenantVetResult, error) {
+	proj, err := loadProject(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := []TenantVetResult{}
+	for _, b := range proj.TenantBundles {
+		r := TenantVetResult{Name: b.Name, Version: b.Version, Tenants: len(b.Tenants)}
+		for _, t := range b.Tenants {
+			r.Instances += len(t.Instances)
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}

@@ -1,0 +1,133 @@
+package tests
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"sigs.k8s.io/yaml"
+
+	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/load"
+	"github.com/distgen/distgen/tests/fixture"
+)
+
+func buildTenants(t *testing.T, dir, bundle string) (string, *api.TenantRelease) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), bundle)
+	res, err := (&action.TenantBuild{TenantProject: action.TenantProject{Dir: dir, Bundle: bundle}, Out: out}).Run(context.Background())
+	if err != nil {
+		t.Fatalf("tenant build %s: %v", bundle, err)
+	}
+	return out, res.Release
+}
+
+// Two tenants, one nested in the other, with five app instances: their
+// objects and release.json are pinned by golden files, and a second build
+// gives the same bytes.
+func TestTenantGolden(t *testing.T) {
+	out, rel := buildTenants(t, repoRoot, "customers")
+	compareGolden(t, out, filepath.Join("testdata", "golden", "tenants"), "TestTenantGolden", "release.json", "tenants/*/*.yaml", "tenants/*/instances/*.yaml")
+	again, _ := buildTenants(t, repoRoot, "customers")
+	if a, b := hashes(t, out), hashes(t, again); !equalMaps(a, b) {
+		t.Errorf("two tenant builds differ:\n%v\n%v", a, b)
+	}
+	// Every tenant release is impersonated and reads only its own
+	// namespace's sources.
+	for _, tn := range rel.Tenants {
+		for _, in := range tn.Instances {
+			b, err := os.ReadFile(filepath.Join(out, "tenants", tn.Name, "instances", in.Name+".yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hr helmv2.HelmRelease
+			if err := yaml.UnmarshalStrict([]byte(strings.TrimPrefix(string(b), "---\n")), &hr); err != nil {
+				t.Fatalf("%s/%s: %v", tn.Name, in.Name, err)
+			}
+			if hr.Namespace != tn.Namespace || hr.Spec.ServiceAccountName != api.TenantServiceAccount || hr.Spec.ChartRef.Namespace != "" || hr.Spec.TargetNamespace != "" {
+				t.Errorf("%s/%s: namespace %q, service account %q, chart source namespace %q, target %q", tn.Name, in.Name, hr.Namespace, hr.Spec.ServiceAccountName, hr.Spec.ChartRef.Namespace, hr.Spec.TargetNamespace)
+			}
+		}
+	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Changing one tenant changes its artifact only.
+func TestTenantChangeIsLocal(t *testing.T) {
+	root := fixture.Copy(t, repoRoot, fixture.ProjectSources...)
+	_, before := buildTenants(t, root, "customers")
+	cue := filepath.Join(root, "bundles", "tenants.cue")
+	fixture.Edit(t, cue, `values: instances: 1`, `values: instances: 2`)
+	fixture.Edit(t, cue, `parent: "acme"`, `parent: "acme"
+			version: "0.1.1"`)
+	_, after := buildTenants(t, root, "customers")
+	digests := func(rel *api.TenantRelease) map[string]string {
+		m := map[string]string{}
+		for _, tn := range rel.Tenants {
+			m[tn.Name] = tn.Artifact.Tag + "@" + tn.Artifact.Digest
+		}
+		return m
+	}
+	b, a := digests(before), digests(after)
+	if b["acme"] != a["acme"] {
+		t.Errorf("tenant acme changed with acme-dev: %s -> %s", b["acme"], a["acme"])
+	}
+	if b["acme-dev"] == a["acme-dev"] || !strings.HasPrefix(a["acme-dev"], "0.1.1@") {
+		t.Errorf("tenant acme-dev: %s -> %s", b["acme-dev"], a["acme-dev"])
+	}
+}
+
+// Bad tenant bundles are refused when the project loads, each problem at
+// its file:line:col: values against the app's schema, apps that do not
+// exist or are not allowed, parents that are missing or circular.
+func TestTenantBroken(t *testing.T) {
+	for _, c := range []struct {
+		name, old, new string
+		want           []string
+	}{
+		{"value out of bounds", `values: instances: 1`, `values: instances: 12`, []string{"bundles/tenants.cue:41:", `instance "db" (app postgres)`, "invalid value 12"}},
+		{"unknown value", `values: instances: 1`, `values: {instances: 1, replicas: 2}`, []string{"bundles/tenants.cue:41:", `instance "db" (app postgres)`, "replicas", "not allowed"}},
+		{"wrong type", `cpu:    2`, `cpu:    "two"`, []string{"bundles/tenants.cue:", `instance "builder" (app virtual-machine)`, "mismatched types"}},
+		{"bad url", `url: "https://cloud`, `url: "ftp://cloud`, []string{"bundles/tenants.cue:48:", "out of bound"}},
+		{"app not allowed", `apps: ["postgres", "virtual-machine"]`, `apps: ["postgres"]`, []string{"bundles/tenants.cue:", `app "virtual-machine" is not among the apps tenant "acme-dev" may run`}},
+		{"unknown app", `cache: app: "redis"`, `cache: app: "memcached"`, []string{"bundles/tenants.cue:", `app "memcached": no chart packages/apps/memcached`}},
+		{"missing parent", `parent: "acme"`, `parent: "globex"`, []string{"bundles/tenants.cue:", `parent "globex" is not a tenant`}},
+		{"circular parents", `quota: {cpu: "16", memory: "64Gi", storage: "500Gi"}`, `parent: "acme-dev"
+			quota: {cpu: "16", memory: "64Gi", storage: "500Gi"}`, []string{"parents nest in a circle: acme -> acme-dev -> acme"}},
+		{"bad quota", `quota: {cpu: "4", memory: "8Gi"}`, `quota: {cpu: "4 cores", memory: "8Gi"}`, []string{"bundles/tenants.cue:", "quota.cpu", "out of bound"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := fixture.Copy(t, repoRoot, fixture.ProjectSources...)
+			fixture.Edit(t, filepath.Join(root, "bundles", "tenants.cue"), c.old, c.new)
+			_, err := action.VetTenants(root)
+			if err == nil {
+				t.Fatal("vet passed")
+			}
+			var le load.Errors
+			if !errors.As(err, &le) || !load.IsUserError(err) {
+				t.Errorf("not a user error: %T %v", err, err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
