@@ -131,3 +131,38 @@ func TestTenantBroken(t *testing.T) {
 		})
 	}
 }
+
+// A pushed tenant release holds every app chart and every tenant at the
+// digests release.json recorded; pushing again uploads nothing.
+func TestTenantPush(t *testing.T) {
+	out, rel := buildTenants(t, repoRoot, "customers")
+	reg := registryServer(t, nil)
+	push := &action.TenantPush{Dir: out, To: "oci://" + hostOf(reg) + "/distgen", PlainHTTP: true}
+	first, err := push.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, a := range rel.Apps {
+		want[a.Chart.Repository+":"+a.Chart.Tag] = a.Chart.Digest
+	}
+	for _, tn := range rel.Tenants {
+		want[tn.Artifact.Repository+":"+tn.Artifact.Tag] = tn.Artifact.Digest
+	}
+	checkRelease(t, hostOf(reg), "distgen", want)
+	if len(first.Artifacts) != len(want) || first.Bytes == 0 {
+		t.Errorf("first push: %d artifacts, %d bytes", len(first.Artifacts), first.Bytes)
+	}
+	if last := first.Artifacts[len(first.Artifacts)-1].Ref; !strings.Contains(last, "/tenants/") {
+		t.Errorf("last artifact pushed %s: tenants go after the app charts", last)
+	}
+	again, err := push.Run(context.Background())
+	if err != nil || again.Bytes != 0 {
+		t.Errorf("second push: %d bytes, %v", again.Bytes, err)
+	}
+	// A tenant whose files changed since the build is refused.
+	fixture.Edit(t, filepath.Join(out, "tenants", "acme", "tenant.yaml"), `cpu: "16"`, `cpu: "160"`)
+	if _, err := push.Run(context.Background()); err == nil || !errors.Is(err, action.ErrStaleBuild) {
+		t.Errorf("push of a changed tenant: %v", err)
+	}
+}

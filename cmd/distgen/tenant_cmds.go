@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +22,7 @@ are checked against each app's values.cue. Every tenant is released as an
 artifact of its own, PREFIX/tenants/<tenant>:<version>.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newTenantVet(s, g), newTenantBuild(s, g))
+	cmd.AddCommand(newTenantVet(s, g), newTenantBuild(s, g), newTenantPush(s, g))
 	return cmd
 }
 
@@ -82,6 +83,40 @@ tenants/<tenant>/*.yaml and release.json with every digest.`,
 	cmd.Flags().StringVar(&a.Out, "out", "", "output directory (default dist/tenants/<bundle> in the project)")
 	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
 	cmd.Flags().IntVar(&a.Jobs, "jobs", 0, "charts built at once (default: one per CPU)")
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newTenantPush(s streams, g *globals) *cobra.Command {
+	var out outputFormat
+	a := &action.TenantPush{Log: s.Err}
+	cmd := &cobra.Command{
+		Use:   "push",
+		Short: "Publish a tenant build: app charts, then one artifact per tenant",
+		Long: `Push publishes what distgen tenant build wrote: every app chart to
+PREFIX/apps/<app>:<version>, then every tenant to PREFIX/tenants/<tenant>:<version>.
+Each digest is rebuilt from the files and must equal release.json's.`,
+		Example: `  distgen tenant push --bundle customers --to oci://registry.example.com/platform`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.Dir == "" {
+				proj, tb, err := (action.TenantProject{Dir: g.Dir, Bundle: g.Bundle}).Load()
+				if err != nil {
+					return err
+				}
+				a.Dir = filepath.Join(proj.Root, "dist", action.TenantsDir, tb.Name)
+			}
+			res, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out.print(s.Out, res, func() { printArtifacts(s, res.Artifacts, res.Bytes, a.To) })
+		},
+	}
+	cmd.Flags().StringVar(&a.Dir, "dir", "", "the tenant build's output directory (default dist/tenants/<bundle>)")
+	cmd.Flags().StringVar(&a.To, "to", "", "oci://HOST/PREFIX or oci-layout:DIR (required)")
+	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
+	_ = cmd.MarkFlagRequired("to")
 	addOutputFlag(cmd, &out)
 	return cmd
 }

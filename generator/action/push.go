@@ -182,17 +182,7 @@ func Artifacts(dir string) (*api.Release, []v1.Image, v1.Image, error) {
 		}
 		charts[i] = img
 	}
-	var files []artifact.File
-	fluxDir := filepath.Join(dir, "flux")
-	err = filepath.WalkDir(fluxDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		rel, _ := filepath.Rel(fluxDir, path)
-		files = append(files, artifact.File{Path: filepath.ToSlash(rel), Data: data})
-		return err
-	})
+	files, err := readArtifactFiles(filepath.Join(dir, "flux"))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -204,6 +194,21 @@ func Artifacts(dir string) (*api.Release, []v1.Image, v1.Image, error) {
 		return nil, nil, nil, fmt.Errorf("bundle %q: flux/: %w", rel.Bundle, err)
 	}
 	return rel, charts, bundle, nil
+}
+
+// readArtifactFiles reads the files of a Flux artifact's directory.
+func readArtifactFiles(root string) ([]artifact.File, error) {
+	var files []artifact.File
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(root, path)
+		files = append(files, artifact.File{Path: filepath.ToSlash(rel), Data: data})
+		return err
+	})
+	return files, err
 }
 
 // readRelease reads the release.json of a build's output directory.

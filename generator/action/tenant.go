@@ -14,6 +14,7 @@ import (
 	"sort"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/yaml"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/plan"
+	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/generator/render/chart"
 	"github.com/distgen/distgen/generator/render/flux"
 	"github.com/distgen/distgen/generator/render/tenant"
@@ -37,7 +39,8 @@ type TenantProject struct {
 	Bundle string
 }
 
-func (p TenantProject) load() (*api.Project, *api.TenantBundle, error) {
+// Load loads the project and selects the tenant bundle.
+func (p TenantProject) Load() (*api.Project, *api.TenantBundle, error) {
 	proj, err := loadProject(p.Dir)
 	if err != nil {
 		return nil, nil, err
@@ -86,7 +89,7 @@ type TenantBuildResult struct {
 
 // Run builds and writes the output directory.
 func (b *TenantBuild) Run(ctx context.Context) (*TenantBuildResult, error) {
-	proj, tb, err := b.load()
+	proj, tb, err := b.Load()
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +212,7 @@ func RenderTenants(ctx context.Context, proj *api.Project, tb *api.TenantBundle,
 		rel.Apps = append(rel.Apps, api.ReleaseApp{Name: apps[i], Chart: api.ArtifactRef{
 			Repository: "apps/" + apps[i], Tag: c.Version, Digest: d,
 			File: "apps/" + chart.FileName(c.Name, c.Version), SHA256: hex.EncodeToString(sum[:]), Size: int64(len(c.Archive)),
-		}})
+		}, Images: c.Images})
 	}
 	out := &TenantOutput{Apps: charts, Files: map[string][]flux.File{}, Release: rel}
 	for _, t := range tb.Tenants {
@@ -286,4 +289,86 @@ func VetTenants(dir string) ([]TenantVetResult, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// TenantPush publishes a tenant build: the app charts first, then each
+// tenant's artifact, so no tenant is ever pushed pointing at a chart that
+// is not there. Every digest is rebuilt from the files and must equal the
+// one release.json recorded.
+type TenantPush struct {
+	// Dir is a tenant build's output directory.
+	Dir       string
+	To        string
+	PlainHTTP bool
+	Options   []publish.Option
+	Log       io.Writer
+}
+
+// Run pushes the tenant release.
+func (p *TenantPush) Run(ctx context.Context) (*PushResult, error) {
+	b, err := os.ReadFile(filepath.Join(p.Dir, ReleaseFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &UsageError{Msg: fmt.Sprintf("%s has no %s: run distgen tenant build first", p.Dir, ReleaseFile)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rel api.TenantRelease
+	if err := json.Unmarshal(b, &rel); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(p.Dir, ReleaseFile), err)
+	}
+	created, err := time.Parse(time.RFC3339, rel.ReleaseDate)
+	if err != nil {
+		return nil, fmt.Errorf("%s: releaseDate: %w", ReleaseFile, err)
+	}
+	type item struct {
+		ref api.ArtifactRef
+		img v1.Image
+	}
+	var items []item
+	for _, a := range rel.Apps {
+		archive, err := os.ReadFile(filepath.Join(p.Dir, filepath.FromSlash(a.Chart.File)))
+		if err != nil {
+			return nil, fmt.Errorf("app %q: %w", a.Name, err)
+		}
+		img, err := artifact.Chart(archive, created, a.Images)
+		if err == nil {
+			err = sameDigest(img, a.Chart.Digest)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("app %q: %w", a.Name, err)
+		}
+		items = append(items, item{a.Chart, img})
+	}
+	for _, t := range rel.Tenants {
+		files, err := readArtifactFiles(filepath.Join(p.Dir, filepath.FromSlash(t.Artifact.File)))
+		if err != nil {
+			return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
+		}
+		img, err := artifact.Bundle(files, artifact.BundleMeta{Source: "distgen:tenants/" + t.Name, Version: t.Version, Created: created, Images: t.Images})
+		if err == nil {
+			err = sameDigest(img, t.Artifact.Digest)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
+		}
+		items = append(items, item{t.Artifact, img})
+	}
+	pub, err := publish.New(p.To, append([]publish.Option{publish.WithPlainHTTP(p.PlainHTTP)}, p.Options...)...)
+	if err != nil {
+		return nil, &UsageError{Msg: err.Error()}
+	}
+	res := &PushResult{Target: p.To}
+	for _, it := range items {
+		r, err := pub.Write(ctx, it.ref.Repository, it.ref.Tag, it.img)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%s: %w", it.ref.Repository, it.ref.Tag, err)
+		}
+		if p.Log != nil {
+			fmt.Fprintf(p.Log, "pushed %s@%s (%d bytes)\n", r.Ref, r.Digest, r.Bytes)
+		}
+		res.Artifacts = append(res.Artifacts, r)
+		res.Bytes += r.Bytes
+	}
+	return res, nil
 }

@@ -91,6 +91,8 @@ type TenantRelease struct {
 type ReleaseApp struct {
 	Name  string      `json:"name"`
 	Chart ArtifactRef `json:"chart"`
+	// Images the chart pulls with its own values; its artifact carries them.
+	Images []string `json:"images,omitempty"`
 }
 
 // ReleaseTenant is one tenant of a release (PREFIX/tenants/<tenant>).
