@@ -97,10 +97,6 @@ type RenderOptions struct {
 // Render builds a planned bundle in memory: charts (in parallel, bounded),
 // their artifacts' digests, the Flux objects and the bundle's digest.
 func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptions) (*Output, error) {
-	jobs := o.Jobs
-	if jobs <= 0 {
-		jobs = runtime.GOMAXPROCS(0)
-	}
 	scratch, err := os.MkdirTemp("", "distgen-")
 	if err != nil {
 		return nil, err
@@ -132,30 +128,20 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	}
 	charts := make([]*chart.Chart, len(steps))
 	digests := make([]string, len(steps))
-	errs := make([]error, len(steps))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
-	for i, s := range steps {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				errs[i] = err
-				return nil
-			}
-			c, err := chart.Build(s, opts)
-			if err == nil {
-				c.Images = inventory.Merge(lock.PinImages(inventory.Merge(c.Images, s.Component.Images)))
-				digests[i], err = chartDigest(c, pl.Bundle.ReleaseDate)
-			}
-			if err != nil {
-				errs[i] = &ComponentError{Component: s.Component.Name, Pos: s.Component.Pos, Err: err}
-				return nil
-			}
-			charts[i] = c
-			return nil
-		})
-	}
-	_ = g.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err = forEach(ctx, o.Jobs, len(steps), func(i int) error {
+		s := steps[i]
+		c, err := chart.Build(s, opts)
+		if err == nil {
+			c.Images = inventory.Merge(lock.PinImages(inventory.Merge(c.Images, s.Component.Images)))
+			digests[i], err = chartDigest(c, pl.Bundle.ReleaseDate)
+		}
+		if err != nil {
+			return &ComponentError{Component: s.Component.Name, Pos: s.Component.Pos, Err: err}
+		}
+		charts[i] = c
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if o.Log != nil {
@@ -212,6 +198,28 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	rel.Images = inventory.Merge(rel.Images, rel.PlatformImages)
 	res.Release = rel
 	return res, nil
+}
+
+// forEach calls fn for 0 <= i < n, at most jobs at once (0 means one per
+// CPU), and returns every error in the order of i. Once ctx is done, the
+// calls not yet started fail with its error.
+func forEach(ctx context.Context, jobs, n int, fn func(i int) error) error {
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	errs := make([]error, n)
+	var g errgroup.Group
+	g.SetLimit(jobs)
+	for i := range n {
+		g.Go(func() error {
+			if errs[i] = ctx.Err(); errs[i] == nil {
+				errs[i] = fn(i)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(errs...)
 }
 
 // fluxArtifactRef records a Flux artifact: its digest and the digest and

@@ -63,69 +63,86 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	rel, charts, bundle, err := Artifacts(dir)
+	rel, images, bundle, err := Artifacts(dir)
 	if err != nil {
 		return nil, err
 	}
-	opts := append([]publish.Option{publish.WithPlainHTTP(p.PlainHTTP)}, p.Options...)
-	pub, err := publish.New(p.To, opts...)
+	pub, err := publish.New(p.To, append([]publish.Option{publish.WithPlainHTTP(p.PlainHTTP)}, p.Options...)...)
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
-	jobs := p.Jobs
+	charts := make([]pushItem, len(rel.Components))
+	for i, c := range rel.Components {
+		charts[i] = pushItem{what: fmt.Sprintf("component %q", c.Name), ref: c.Chart, img: images[i]}
+	}
+	total, done := len(charts)+1, 0
+	report := func(r publish.Result) {
+		done++
+		if p.Progress != nil {
+			p.Progress(done, total, r)
+		} else {
+			logResult(p.Log, r)
+		}
+	}
+	return pushStages(ctx, pub, p.To, p.Jobs, report, charts, []pushItem{{what: fmt.Sprintf("bundle %q", rel.Bundle), ref: rel.Artifact, img: bundle}})
+}
+
+// pushItem is one artifact to publish.
+type pushItem struct {
+	// what names it in errors.
+	what string
+	ref  api.ArtifactRef
+	img  v1.Image
+}
+
+// pushStages publishes stages one after another, the artifacts of a stage
+// at most jobs at once (0 means 4), so an artifact is written only after
+// everything an earlier stage holds. report is called after each artifact;
+// calls do not overlap. Results keep the order of the stages and items.
+func pushStages(ctx context.Context, pub publish.Publisher, target string, jobs int, report func(publish.Result), stages ...[]pushItem) (*PushResult, error) {
 	if jobs <= 0 {
 		jobs = 4
 	}
-	res := &PushResult{Target: p.To, Artifacts: make([]publish.Result, len(charts)+1)}
+	res := &PushResult{Target: target}
 	var mu sync.Mutex
-	done := 0
-	report := func(r publish.Result) {
-		mu.Lock()
-		defer mu.Unlock()
-		done++
-		if p.Progress != nil {
-			p.Progress(done, len(res.Artifacts), r)
-		} else {
-			p.logf(r)
+	for _, stage := range stages {
+		results := make([]publish.Result, len(stage))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(jobs)
+		for i, it := range stage {
+			g.Go(func() error {
+				r, err := pub.Write(gctx, it.ref.Repository, it.ref.Tag, it.img)
+				if err != nil {
+					return fmt.Errorf("%s: %w", it.what, err)
+				}
+				results[i] = r
+				mu.Lock()
+				defer mu.Unlock()
+				report(r)
+				return nil
+			})
 		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		res.Artifacts = append(res.Artifacts, results...)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
-	for i, c := range rel.Components {
-		g.Go(func() error {
-			r, err := pub.Write(gctx, c.Chart.Repository, c.Chart.Tag, charts[i])
-			if err != nil {
-				return fmt.Errorf("component %q: %w", c.Name, err)
-			}
-			res.Artifacts[i] = r
-			report(r)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	r, err := pub.Write(ctx, rel.Artifact.Repository, rel.Artifact.Tag, bundle)
-	if err != nil {
-		return nil, fmt.Errorf("bundle %q: %w", rel.Bundle, err)
-	}
-	res.Artifacts[len(charts)] = r
-	report(r)
 	for _, a := range res.Artifacts {
 		res.Bytes += a.Bytes
 	}
 	return res, nil
 }
 
-func (p *Push) logf(r publish.Result) {
-	if p.Log == nil {
+// logResult writes a line about a published artifact to w, if any.
+func logResult(w io.Writer, r publish.Result) {
+	if w == nil {
 		return
 	}
 	if r.Skipped {
-		fmt.Fprintf(p.Log, "unchanged %s@%s\n", r.Ref, r.Digest)
+		fmt.Fprintf(w, "unchanged %s@%s\n", r.Ref, r.Digest)
 		return
 	}
-	fmt.Fprintf(p.Log, "pushed    %s@%s (%d bytes)\n", r.Ref, r.Digest, r.Bytes)
+	fmt.Fprintf(w, "pushed    %s@%s (%d bytes)\n", r.Ref, r.Digest, r.Bytes)
 }
 
 // dir is the build output to push.
@@ -213,18 +230,24 @@ func readArtifactFiles(root string) ([]artifact.File, error) {
 
 // readRelease reads the release.json of a build's output directory.
 func readRelease(dir string) (*api.Release, error) {
+	var rel api.Release
+	return &rel, readReleaseFile(dir, "distgen build", &rel)
+}
+
+// readReleaseFile decodes the release.json in dir into rel; build names the
+// command that writes it.
+func readReleaseFile(dir, build string, rel any) error {
 	b, err := os.ReadFile(filepath.Join(dir, ReleaseFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, &UsageError{Msg: fmt.Sprintf("%s has no %s: run distgen build first", dir, ReleaseFile)}
+		return &UsageError{Msg: fmt.Sprintf("%s has no %s: run %s first", dir, ReleaseFile, build)}
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var rel api.Release
-	if err := json.Unmarshal(b, &rel); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ReleaseFile), err)
+	if err := json.Unmarshal(b, rel); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, ReleaseFile), err)
 	}
-	return &rel, nil
+	return nil
 }
 
 func sameDigest(img v1.Image, want string) error {

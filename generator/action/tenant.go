@@ -10,12 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/api"
@@ -45,21 +42,11 @@ func (p TenantProject) Load() (*api.Project, *api.TenantBundle, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	names := make([]string, 0, len(proj.TenantBundles))
-	for n := range proj.TenantBundles {
-		names = append(names, n)
+	b, err := load.TenantBundle(proj, p.Bundle)
+	if err != nil {
+		return nil, nil, err
 	}
-	sort.Strings(names)
-	if p.Bundle != "" {
-		if b, ok := proj.TenantBundles[p.Bundle]; ok {
-			return proj, b, nil
-		}
-		return nil, nil, &load.Error{Pos: load.BundlesDir + "/", Msg: fmt.Sprintf("no tenant bundle %q (have %v)", p.Bundle, names)}
-	}
-	if len(names) != 1 {
-		return nil, nil, &load.Error{Pos: load.BundlesDir + "/", Msg: fmt.Sprintf("%d tenant bundles %v: choose one with --bundle", len(names), names)}
-	}
-	return proj, proj.TenantBundles[names[0]], nil
+	return proj, b, nil
 }
 
 // TenantBuild builds a tenant bundle: every app chart its instances use,
@@ -170,47 +157,33 @@ func RenderTenants(ctx context.Context, proj *api.Project, tb *api.TenantBundle,
 	}
 	defer os.RemoveAll(scratch)
 	opts := chart.Options{Root: proj.Root, Bundle: tb.Name, ReleaseDate: tb.ReleaseDate, KubeVersion: o.KubeVersion, ScratchDir: scratch}
-	jobs := o.Jobs
-	if jobs <= 0 {
-		jobs = runtime.GOMAXPROCS(0)
-	}
 	charts := make([]*chart.Chart, len(apps))
-	digests := map[string]string{}
-	errs := make([]error, len(apps))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
-	for i, app := range apps {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				errs[i] = err
-				return nil
-			}
-			s, err := appStep(proj, app)
-			if err == nil {
-				charts[i], err = chart.Build(s, opts)
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("app %q: %w", app, err)
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
-	if err := errors.Join(errs...); err != nil {
+	digests := make([]string, len(apps))
+	err = forEach(ctx, o.Jobs, len(apps), func(i int) error {
+		s, err := appStep(proj, apps[i])
+		if err == nil {
+			charts[i], err = chart.Build(s, opts)
+		}
+		if err == nil {
+			digests[i], err = chartDigest(charts[i], tb.ReleaseDate)
+		}
+		if err != nil {
+			return fmt.Errorf("app %q: %w", apps[i], err)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	rel := &api.TenantRelease{Bundle: tb.Name, Version: tb.Version, ReleaseDate: tb.ReleaseDate.Format(time.RFC3339)}
 	byApp := map[string]*chart.Chart{}
+	byDigest := map[string]string{}
 	for i, c := range charts {
-		d, err := chartDigest(c, tb.ReleaseDate)
-		if err != nil {
-			return nil, err
-		}
-		digests[apps[i]] = d
+		byDigest[apps[i]] = digests[i]
 		byApp[apps[i]] = c
 		sum := sha256.Sum256(c.Archive)
 		rel.Apps = append(rel.Apps, api.ReleaseApp{Name: apps[i], Chart: api.ArtifactRef{
-			Repository: "apps/" + apps[i], Tag: c.Version, Digest: d,
+			Repository: "apps/" + apps[i], Tag: c.Version, Digest: digests[i],
 			File: "apps/" + chart.FileName(c.Name, c.Version), SHA256: hex.EncodeToString(sum[:]), Size: int64(len(c.Archive)),
 		}, Images: c.Images})
 	}
@@ -230,7 +203,7 @@ func RenderTenants(ctx context.Context, proj *api.Project, tb *api.TenantBundle,
 		if p := tb.Tenant(t.Parent); p != nil {
 			parentNS = p.Namespace
 		}
-		files, err := tenant.Render(tb, t, parentNS, digests)
+		files, err := tenant.Render(tb, t, parentNS, byDigest)
 		if err != nil {
 			return nil, err
 		}
@@ -306,26 +279,15 @@ type TenantPush struct {
 
 // Run pushes the tenant release.
 func (p *TenantPush) Run(ctx context.Context) (*PushResult, error) {
-	b, err := os.ReadFile(filepath.Join(p.Dir, ReleaseFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, &UsageError{Msg: fmt.Sprintf("%s has no %s: run distgen tenant build first", p.Dir, ReleaseFile)}
-	}
-	if err != nil {
-		return nil, err
-	}
 	var rel api.TenantRelease
-	if err := json.Unmarshal(b, &rel); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(p.Dir, ReleaseFile), err)
+	if err := readReleaseFile(p.Dir, "distgen tenant build", &rel); err != nil {
+		return nil, err
 	}
 	created, err := time.Parse(time.RFC3339, rel.ReleaseDate)
 	if err != nil {
 		return nil, fmt.Errorf("%s: releaseDate: %w", ReleaseFile, err)
 	}
-	type item struct {
-		ref api.ArtifactRef
-		img v1.Image
-	}
-	var items []item
+	var apps, tenants []pushItem
 	for _, a := range rel.Apps {
 		archive, err := os.ReadFile(filepath.Join(p.Dir, filepath.FromSlash(a.Chart.File)))
 		if err != nil {
@@ -338,7 +300,7 @@ func (p *TenantPush) Run(ctx context.Context) (*PushResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("app %q: %w", a.Name, err)
 		}
-		items = append(items, item{a.Chart, img})
+		apps = append(apps, pushItem{what: fmt.Sprintf("app %q", a.Name), ref: a.Chart, img: img})
 	}
 	for _, t := range rel.Tenants {
 		files, err := readArtifactFiles(filepath.Join(p.Dir, filepath.FromSlash(t.Artifact.File)))
@@ -352,23 +314,11 @@ func (p *TenantPush) Run(ctx context.Context) (*PushResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
 		}
-		items = append(items, item{t.Artifact, img})
+		tenants = append(tenants, pushItem{what: fmt.Sprintf("tenant %q", t.Name), ref: t.Artifact, img: img})
 	}
 	pub, err := publish.New(p.To, append([]publish.Option{publish.WithPlainHTTP(p.PlainHTTP)}, p.Options...)...)
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
-	res := &PushResult{Target: p.To}
-	for _, it := range items {
-		r, err := pub.Write(ctx, it.ref.Repository, it.ref.Tag, it.img)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%s: %w", it.ref.Repository, it.ref.Tag, err)
-		}
-		if p.Log != nil {
-			fmt.Fprintf(p.Log, "pushed %s@%s (%d bytes)\n", r.Ref, r.Digest, r.Bytes)
-		}
-		res.Artifacts = append(res.Artifacts, r)
-		res.Bytes += r.Bytes
-	}
-	return res, nil
+	return pushStages(ctx, pub, p.To, 0, func(r publish.Result) { logResult(p.Log, r) }, apps, tenants)
 }

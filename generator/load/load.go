@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -144,27 +145,30 @@ func Project(root string) (*api.Project, error) {
 // Bundle selects a bundle of a project by name; an empty name selects the
 // only bundle there is.
 func Bundle(p *api.Project, name string) (*api.Bundle, error) {
-	if name != "" {
-		if b, ok := p.Bundles[name]; ok {
-			return b, nil
-		}
-		return nil, &Error{Pos: BundlesDir + "/", Msg: fmt.Sprintf("no bundle %q (have %v)", name, bundleNames(p))}
-	}
-	if len(p.Bundles) == 1 {
-		for _, b := range p.Bundles {
-			return b, nil
-		}
-	}
-	return nil, &Error{Pos: BundlesDir + "/", Msg: fmt.Sprintf("%d bundles %v: choose one with --bundle", len(p.Bundles), bundleNames(p))}
+	return choose("bundle", p.Bundles, name)
 }
 
-func bundleNames(p *api.Project) []string {
-	names := make([]string, 0, len(p.Bundles))
-	for n := range p.Bundles {
-		names = append(names, n)
+// TenantBundle selects a tenant bundle of a project by name; an empty name
+// selects the only one there is.
+func TenantBundle(p *api.Project, name string) (*api.TenantBundle, error) {
+	return choose("tenant bundle", p.TenantBundles, name)
+}
+
+// choose picks the entry called name, or the only entry when name is empty.
+func choose[T any](kind string, all map[string]T, name string) (T, error) {
+	names := slices.Sorted(maps.Keys(all))
+	if name != "" {
+		if v, ok := all[name]; ok {
+			return v, nil
+		}
+		var zero T
+		return zero, &Error{Pos: BundlesDir + "/", Msg: fmt.Sprintf("no %s %q (have %v)", kind, name, names)}
 	}
-	sort.Strings(names)
-	return names
+	if len(names) == 1 {
+		return all[names[0]], nil
+	}
+	var zero T
+	return zero, &Error{Pos: BundlesDir + "/", Msg: fmt.Sprintf("%d %ss %v: choose one with --bundle", len(names), kind, names)}
 }
 
 // overlay places the embedded schemas (and a module file when the project

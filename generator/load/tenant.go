@@ -32,6 +32,7 @@ func tenantBundles(v cue.Value, p *api.Project, cfg *cueload.Config, lookup func
 		return nil, fromCUE(err, p.Root, lookup)
 	}
 	schemas := appSchemas{ctx: v.Context(), cfg: cfg, root: p.Root, byApp: map[string]cue.Value{}}
+	known := apps(p.Root)
 	var errs Errors
 	for iter.Next() {
 		b, berrs := decodeTenantBundle(iter.Value(), p.Root)
@@ -40,10 +41,10 @@ func tenantBundles(v cue.Value, p *api.Project, cfg *cueload.Config, lookup func
 			continue
 		}
 		out[b.Name] = b
-		errs = append(errs, checkTenants(b, p)...)
+		errs = append(errs, checkTenants(b, p, known)...)
 		for _, t := range b.Tenants {
 			for _, in := range t.Instances {
-				if _, err := os.Stat(filepath.Join(p.Root, api.AppsDir, in.App, "Chart.yaml")); err != nil {
+				if !slices.Contains(known, in.App) {
 					continue // checkTenants reported it
 				}
 				path := cue.MakePath(cue.Str(t.Name), cue.Str("instances"), cue.Str(in.Name), cue.Str("values"))
@@ -96,7 +97,7 @@ func decodeTenantBundle(v cue.Value, root string) (*api.TenantBundle, Errors) {
 // checkTenants checks what the schema cannot: parents that exist and do not
 // nest in a circle, namespaces no two tenants share, and apps that exist,
 // are pinned and are allowed to the tenant.
-func checkTenants(b *api.TenantBundle, p *api.Project) Errors {
+func checkTenants(b *api.TenantBundle, p *api.Project, known []string) Errors {
 	var errs Errors
 	namespaces := map[string]string{}
 	for _, t := range b.Tenants {
@@ -125,8 +126,8 @@ func checkTenants(b *api.TenantBundle, p *api.Project) Errors {
 		}
 		for _, in := range t.Instances {
 			what := fmt.Sprintf("instance %q: app %q", in.Name, in.App)
-			if _, err := os.Stat(filepath.Join(p.Root, api.AppsDir, in.App, "Chart.yaml")); err != nil {
-				errs = append(errs, &Error{Pos: in.Pos, Msg: fmt.Sprintf("%s: no chart %s/%s (apps: %v)", what, api.AppsDir, in.App, apps(p.Root))})
+			if !slices.Contains(known, in.App) {
+				errs = append(errs, &Error{Pos: in.Pos, Msg: fmt.Sprintf("%s: no chart %s/%s (apps: %v)", what, api.AppsDir, in.App, known)})
 				continue
 			}
 			if !slices.Contains(t.Apps, in.App) {

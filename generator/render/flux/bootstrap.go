@@ -99,13 +99,5 @@ func BootstrapObjects(b Bootstrap) ([]byte, error) {
 			Target: &kustomize.Selector{Group: helmv2.GroupVersion.Group, Kind: helmv2.HelmReleaseKind, Name: r.Name, Namespace: r.Namespace},
 		})
 	}
-	var docs [][]byte
-	for _, obj := range []any{src, ks} {
-		d, err := marshal(obj)
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, d)
-	}
-	return join(docs), nil
+	return MarshalAll(src, ks)
 }

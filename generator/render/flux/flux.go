@@ -19,8 +19,8 @@ import (
 
 // Annotations that tell Flux's kustomize-controller how to treat objects.
 const (
-	annotationSubstitute = "kustomize.toolkit.fluxcd.io/substitute"
-	annotationPrune      = "kustomize.toolkit.fluxcd.io/prune"
+	AnnotationSubstitute = "kustomize.toolkit.fluxcd.io/substitute"
+	AnnotationPrune      = "kustomize.toolkit.fluxcd.io/prune"
 )
 
 // Remediation retries for install and upgrade.
@@ -36,15 +36,15 @@ type File struct {
 // name to the OCI manifest digest of its chart artifact.
 func Render(p *plan.Plan, digests map[string]string) ([]File, error) {
 	var files []File
-	var nsDocs [][]byte
-	for _, ns := range p.Namespaces {
-		b, err := marshal(Namespace(p.Bundle.Name, ns))
-		if err != nil {
-			return nil, err
-		}
-		nsDocs = append(nsDocs, b)
+	namespaces := make([]any, len(p.Namespaces))
+	for i, ns := range p.Namespaces {
+		namespaces[i] = Namespace(p.Bundle.Name, ns)
 	}
-	files = append(files, File{Path: "namespaces.yaml", Data: join(nsDocs)})
+	nsDocs, err := MarshalAll(namespaces...)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, File{Path: "namespaces.yaml", Data: nsDocs})
 	for _, s := range p.Steps {
 		digest, ok := digests[s.Chart]
 		if !ok {
@@ -55,16 +55,18 @@ func Render(p *plan.Plan, digests map[string]string) ([]File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("component %q: %w", s.Component.Name, err)
 		}
-		var docs [][]byte
-		for _, obj := range []any{repo, hr} {
-			b, err := marshal(obj)
-			if err != nil {
-				return nil, fmt.Errorf("component %q: %w", s.Component.Name, err)
-			}
-			docs = append(docs, b)
+		docs, err := MarshalAll(repo, hr)
+		if err != nil {
+			return nil, fmt.Errorf("component %q: %w", s.Component.Name, err)
 		}
-		files = append(files, File{Path: ComponentFile(s.Component.Name), Data: join(docs)})
+		files = append(files, File{Path: ComponentFile(s.Component.Name), Data: docs})
 	}
+	return WithKustomization(files)
+}
+
+// WithKustomization adds the kustomization.yaml that lists files as its
+// resources, which kustomize-controller builds an artifact from.
+func WithKustomization(files []File) ([]File, error) {
 	k := kustypes.Kustomization{TypeMeta: kustypes.TypeMeta{
 		APIVersion: kustypes.KustomizationVersion, Kind: kustypes.KustomizationKind,
 	}}
@@ -75,8 +77,7 @@ func Render(p *plan.Plan, digests map[string]string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, File{Path: "kustomization.yaml", Data: kb})
-	return files, nil
+	return append(files, File{Path: "kustomization.yaml", Data: kb}), nil
 }
 
 // ComponentFile is the file holding a component's source and release.
@@ -104,7 +105,7 @@ func Namespace(bundle string, ns plan.Namespace) *corev1.Namespace {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        ns.Name,
 			Labels:      labels(bundle, ""),
-			Annotations: map[string]string{annotationPrune: "disabled", annotationSubstitute: "disabled"},
+			Annotations: map[string]string{AnnotationPrune: "disabled", AnnotationSubstitute: "disabled"},
 		},
 	}
 	if ns.Privileged {
@@ -130,7 +131,7 @@ func OCIRepository(bundle string, s *plan.Step, digest string) *sourcev1.OCIRepo
 				MediaType: api.MediaTypeHelmChart,
 				Operation: sourcev1.OCILayerCopy,
 			},
-			Interval: duration(c.Interval),
+			Interval: Duration(c.Interval),
 		},
 	}
 }
@@ -142,14 +143,14 @@ func HelmRelease(bundle string, s *plan.Step) (*helmv2.HelmRelease, error) {
 	if err != nil {
 		return nil, fmt.Errorf("values: %w", err)
 	}
-	timeout := duration(c.Timeout)
+	timeout := Duration(c.Timeout)
 	crds := helmv2.CRDsPolicy(c.CRDs)
 	hr := &helmv2.HelmRelease{
 		TypeMeta: metav1.TypeMeta{APIVersion: helmv2.GroupVersion.String(), Kind: helmv2.HelmReleaseKind},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: c.Name, Namespace: c.Namespace, Labels: labels(bundle, c.Name),
 			// Values are the user's: a "${...}" in them is not Flux's to fill.
-			Annotations: map[string]string{annotationSubstitute: "disabled"},
+			Annotations: map[string]string{AnnotationSubstitute: "disabled"},
 		},
 		Spec: helmv2.HelmReleaseSpec{
 			ChartRef: &helmv2.CrossNamespaceSourceReference{
@@ -157,7 +158,7 @@ func HelmRelease(bundle string, s *plan.Step) (*helmv2.HelmRelease, error) {
 			},
 			ReleaseName:     c.ReleaseName,
 			TargetNamespace: c.Namespace,
-			Interval:        duration(c.Interval),
+			Interval:        Duration(c.Interval),
 			Timeout:         &timeout,
 			Install: &helmv2.Install{
 				CRDs:        crds,
@@ -182,17 +183,15 @@ func HelmRelease(bundle string, s *plan.Step) (*helmv2.HelmRelease, error) {
 
 func ptr[T any](v T) *T { return &v }
 
-// duration converts a duration the schema has already validated.
-func duration(d api.Duration) metav1.Duration {
+// Duration converts a duration the schema has already validated.
+func Duration(d api.Duration) metav1.Duration {
 	v, _ := d.Parse()
 	return metav1.Duration{Duration: v.Round(time.Millisecond)}
 }
 
 // Marshal serialises a typed object without the fields a generated manifest
 // must not carry: an empty status or spec and a null creationTimestamp.
-func Marshal(obj any) ([]byte, error) { return marshal(obj) }
-
-func marshal(obj any) ([]byte, error) {
+func Marshal(obj any) ([]byte, error) {
 	b, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
@@ -209,6 +208,20 @@ func marshal(obj any) ([]byte, error) {
 		delete(meta, "creationTimestamp")
 	}
 	return yaml.Marshal(m)
+}
+
+// MarshalAll serialises objects as one YAML stream, each document after a
+// "---" line.
+func MarshalAll(objs ...any) ([]byte, error) {
+	docs := make([][]byte, len(objs))
+	for i, o := range objs {
+		b, err := Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		docs[i] = b
+	}
+	return join(docs), nil
 }
 
 func join(docs [][]byte) []byte {

@@ -18,8 +18,6 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kustypes "sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/render/flux"
@@ -58,7 +56,7 @@ func Render(b *api.TenantBundle, t *api.Tenant, parentNamespace string, digests 
 	if t.Isolated {
 		base = append(base, NetworkPolicy(b, t, parentNamespace))
 	}
-	tenantDoc, err := marshalAll(base)
+	tenantDoc, err := flux.MarshalAll(base...)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +79,7 @@ func Render(b *api.TenantBundle, t *api.Tenant, parentNamespace string, digests 
 		sources = append(sources, OCIRepository(b, t, a, d))
 	}
 	if len(sources) > 0 {
-		doc, err := marshalAll(sources)
+		doc, err := flux.MarshalAll(sources...)
 		if err != nil {
 			return nil, err
 		}
@@ -92,21 +90,13 @@ func Render(b *api.TenantBundle, t *api.Tenant, parentNamespace string, digests 
 		if err != nil {
 			return nil, fmt.Errorf("tenant %q: instance %q: %w", t.Name, in.Name, err)
 		}
-		doc, err := marshalAll([]any{hr})
+		doc, err := flux.MarshalAll(hr)
 		if err != nil {
 			return nil, err
 		}
 		files = append(files, flux.File{Path: "instances/" + in.Name + ".yaml", Data: doc})
 	}
-	k := kustypes.Kustomization{TypeMeta: kustypes.TypeMeta{APIVersion: kustypes.KustomizationVersion, Kind: kustypes.KustomizationKind}}
-	for _, f := range files {
-		k.Resources = append(k.Resources, f.Path)
-	}
-	kb, err := yaml.Marshal(k)
-	if err != nil {
-		return nil, err
-	}
-	return append(files, flux.File{Path: "kustomization.yaml", Data: kb}), nil
+	return flux.WithKustomization(files)
 }
 
 func meta(b *api.TenantBundle, t *api.Tenant, name string) metav1.ObjectMeta {
@@ -125,7 +115,7 @@ func Namespace(b *api.TenantBundle, t *api.Tenant) *corev1.Namespace {
 	if t.Parent != "" {
 		m.Labels["distgen.io/parent-tenant"] = t.Parent
 	}
-	m.Annotations = map[string]string{"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+	m.Annotations = map[string]string{flux.AnnotationPrune: "disabled"}
 	return &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: m}
 }
 
@@ -233,11 +223,11 @@ func OCIRepository(b *api.TenantBundle, t *api.Tenant, app, digest string) *sour
 // HelmRelease installs an instance as the tenant's service account, from
 // the chart source in the tenant's own namespace.
 func HelmRelease(b *api.TenantBundle, t *api.Tenant, in *api.Instance) (*helmv2.HelmRelease, error) {
-	timeout := duration(in.Timeout)
+	timeout := flux.Duration(in.Timeout)
 	m := meta(b, t, in.Name)
 	m.Labels["distgen.io/app"] = in.App
 	// Values are the tenant's: a "${...}" in them is not Flux's to fill.
-	m.Annotations = map[string]string{"kustomize.toolkit.fluxcd.io/substitute": "disabled"}
+	m.Annotations = map[string]string{flux.AnnotationSubstitute: "disabled"}
 	hr := &helmv2.HelmRelease{
 		TypeMeta:   metav1.TypeMeta{APIVersion: helmv2.GroupVersion.String(), Kind: helmv2.HelmReleaseKind},
 		ObjectMeta: m,
@@ -245,7 +235,7 @@ func HelmRelease(b *api.TenantBundle, t *api.Tenant, in *api.Instance) (*helmv2.
 			ChartRef:           &helmv2.CrossNamespaceSourceReference{Kind: sourcev1.OCIRepositoryKind, Name: "app-" + in.App},
 			ReleaseName:        in.Name,
 			ServiceAccountName: api.TenantServiceAccount,
-			Interval:           duration(in.Interval),
+			Interval:           flux.Duration(in.Interval),
 			Timeout:            &timeout,
 			Install: &helmv2.Install{
 				DisableWait: !in.Wait,
@@ -270,21 +260,3 @@ func HelmRelease(b *api.TenantBundle, t *api.Tenant, in *api.Instance) (*helmv2.
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func duration(d api.Duration) metav1.Duration {
-	v, _ := d.Parse()
-	return metav1.Duration{Duration: v.Round(time.Millisecond)}
-}
-
-func marshalAll(objs []any) ([]byte, error) {
-	var out []byte
-	for _, o := range objs {
-		b, err := flux.Marshal(o)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, "---\n"...)
-		out = append(out, b...)
-	}
-	return out, nil
-}
