@@ -47,6 +47,9 @@ type ComponentImages struct {
 
 // Run renders the bundle and returns its inventory.
 func (a *Images) Run(ctx context.Context) (*ImagesResult, error) {
+	if a.Lock && !a.Resolve {
+		return nil, &UsageError{Msg: "--lock records resolved digests: use it with --resolve"}
+	}
 	proj, pl, err := a.plan()
 	if err != nil {
 		return nil, err
@@ -63,9 +66,6 @@ func (a *Images) Run(ctx context.Context) (*ImagesResult, error) {
 		if len(c.Images) > 0 {
 			out.Components = append(out.Components, ComponentImages{Name: c.Name, Images: c.Images})
 		}
-	}
-	if a.Lock && !a.Resolve {
-		return nil, &UsageError{Msg: "--lock records resolved digests: use it with --resolve"}
 	}
 	if a.Resolve {
 		pinned := map[string]string{}
