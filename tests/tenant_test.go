@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/action"
@@ -160,9 +162,105 @@ func TestTenantPush(t *testing.T) {
 	if err != nil || again.Bytes != 0 {
 		t.Errorf("second push: %d bytes, %v", again.Bytes, err)
 	}
+	checkTenantBootstrap(t, out, hostOf(reg), rel)
+
 	// A tenant whose files changed since the build is refused.
 	fixture.Edit(t, filepath.Join(out, "tenants", "acme", "tenant.yaml"), `cpu: "16"`, `cpu: "160"`)
 	if _, err := push.Run(context.Background()); err == nil || !errors.Is(err, action.ErrStaleBuild) {
 		t.Errorf("push of a changed tenant: %v", err)
+	}
+}
+
+// tenantBootstrap decodes a tenant bootstrap manifest strictly, by tenant.
+func tenantBootstrap(t *testing.T, manifest []byte) map[string]struct {
+	src sourcev1.OCIRepository
+	ks  kustomizev1.Kustomization
+} {
+	t.Helper()
+	out := map[string]struct {
+		src sourcev1.OCIRepository
+		ks  kustomizev1.Kustomization
+	}{}
+	docs := strings.Split(strings.TrimPrefix(string(manifest), "---\n"), "---\n")
+	if len(docs)%2 != 0 {
+		t.Fatalf("tenant bootstrap: %d documents:\n%s", len(docs), manifest)
+	}
+	for i := 0; i < len(docs); i += 2 {
+		var pair struct {
+			src sourcev1.OCIRepository
+			ks  kustomizev1.Kustomization
+		}
+		if err := yaml.UnmarshalStrict([]byte(docs[i]), &pair.src); err != nil {
+			t.Fatalf("tenant bootstrap: %v\n%s", err, docs[i])
+		}
+		if err := yaml.UnmarshalStrict([]byte(docs[i+1]), &pair.ks); err != nil {
+			t.Fatalf("tenant bootstrap: %v\n%s", err, docs[i+1])
+		}
+		out[pair.src.Labels[api.LabelTenant]] = pair
+	}
+	return out
+}
+
+// Bootstrap pins every tenant to the digest its build recorded, whether it
+// reads release.json or asks the registry, each in flux-system, and
+// substitutes the registry the app charts come from.
+func checkTenantBootstrap(t *testing.T, out, host string, rel *api.TenantRelease) {
+	ctx := context.Background()
+	offline, err := (&action.TenantBootstrap{From: []string{"oci://" + host + "/distgen"}, Release: out, PlainHTTP: true}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, tn := range rel.Tenants {
+		refs = append(refs, "oci://"+host+"/distgen/tenants/"+tn.Name+":"+tn.Version)
+	}
+	resolved, err := (&action.TenantBootstrap{From: refs, PlainHTTP: true}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tenantBootstrap(t, offline)
+	if len(got) != len(rel.Tenants) {
+		t.Fatalf("tenant bootstrap has %d tenants, want %d", len(got), len(rel.Tenants))
+	}
+	online := tenantBootstrap(t, resolved)
+	for _, tn := range rel.Tenants {
+		g, ok := got[tn.Name]
+		if !ok {
+			t.Errorf("tenant bootstrap lacks %s", tn.Name)
+			continue
+		}
+		name := "distgen-tenant-" + tn.Name
+		if g.src.Name != name || g.src.Namespace != "flux-system" || g.src.Spec.URL != "oci://"+host+"/distgen/tenants/"+tn.Name ||
+			g.src.Spec.Reference.Digest != tn.Artifact.Digest || !g.src.Spec.Insecure {
+			t.Errorf("tenant %s source: %s/%s %+v", tn.Name, g.src.Namespace, g.src.Name, g.src.Spec)
+		}
+		if g.ks.Name != name || g.ks.Spec.SourceRef.Name != name || !g.ks.Spec.Prune ||
+			g.ks.Spec.PostBuild.Substitute[api.RegistryVariable] != host+"/distgen" {
+			t.Errorf("tenant %s kustomization: %+v", tn.Name, g.ks.Spec)
+		}
+		if o := online[tn.Name]; o.src.Spec.Reference.Digest != tn.Artifact.Digest || o.src.Spec.URL != g.src.Spec.URL {
+			t.Errorf("tenant %s resolved from the registry: %+v", tn.Name, o.src.Spec)
+		}
+	}
+	one, err := (&action.TenantBootstrap{From: []string{"oci://" + host + "/distgen"}, Release: out, Tenants: []string{"acme-dev"}, Registry: "mirror.example.com/p"}).Run(ctx)
+	if g := tenantBootstrap(t, one); err != nil || len(g) != 1 || g["acme-dev"].ks.Spec.PostBuild.Substitute[api.RegistryVariable] != "mirror.example.com/p" {
+		t.Errorf("bootstrap of acme-dev alone (%v):\n%s", err, one)
+	}
+	for _, bad := range []action.TenantBootstrap{
+		{},
+		{From: []string{"oci://" + host + "/distgen"}, Release: out, Tenants: []string{"nobody"}},
+		{From: []string{"oci://" + host + "/distgen/tenants/acme:0.1.0"}, Release: out},
+		{From: []string{"oci://" + host + "/distgen"}},
+		{From: []string{"https://" + host + "/distgen/tenants/acme:0.1.0"}},
+		{From: []string{"oci://" + host + "/distgen/tenants/acme:0.1.0"}, Tenants: []string{"acme"}},
+	} {
+		var usage *action.UsageError
+		if _, err := bad.Run(ctx); !errors.As(err, &usage) {
+			t.Errorf("tenant bootstrap %+v: %v, want a usage error", bad, err)
+		}
+	}
+	// A tenant the registry does not hold is an error, not a guess.
+	if _, err := (&action.TenantBootstrap{From: []string{"oci://" + host + "/distgen/tenants/acme:9.9.9"}, PlainHTTP: true}).Run(ctx); err == nil || !strings.Contains(err.Error(), `tenant "acme"`) {
+		t.Errorf("tenant bootstrap of a missing tag: %v", err)
 	}
 }

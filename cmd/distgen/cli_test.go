@@ -312,4 +312,12 @@ func TestTenantCommands(t *testing.T) {
 	if code, _, errOut := runCLI(t, "tenant", "build", "-C", "../..", "--bundle", "nobody", "--out", dir); code != exitUser || !strings.Contains(errOut, `no tenant bundle "nobody"`) {
 		t.Errorf("tenant build of a missing bundle: exit %d: %s", code, errOut)
 	}
+	boot := filepath.Join(t.TempDir(), "boot.yaml")
+	mustRun(t, "tenant", "bootstrap", "--from", "oci://registry.example.com/p", "--release", dir, "--tenant", "acme", "--out", boot)
+	if b, err := os.ReadFile(boot); err != nil || strings.Count(string(b), "namespace: flux-system\n") != 2 || !strings.Contains(string(b), "url: oci://registry.example.com/p/tenants/acme\n") || strings.Contains(string(b), "acme-dev") {
+		t.Errorf("tenant bootstrap of acme (%v):\n%s", err, b)
+	}
+	if code, _, errOut := runCLI(t, "tenant", "bootstrap", "--from", "oci://registry.example.com/p", "--release", dir, "--tenant", "nobody"); code != exitUser || !strings.Contains(errOut, `--tenant "nobody"`) {
+		t.Errorf("tenant bootstrap of a missing tenant: exit %d: %s", code, errOut)
+	}
 }

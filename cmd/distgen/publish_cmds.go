@@ -91,6 +91,19 @@ the Docker config and its credential helpers.`,
 	return cmd
 }
 
+// printManifest prints what a bootstrap returned, or says where it wrote it.
+func printManifest(s streams, manifest []byte, file string, err error) error {
+	if err != nil {
+		return err
+	}
+	if file != "" {
+		fmt.Fprintf(s.Err, "wrote %s\n", file)
+		return nil
+	}
+	_, err = s.Out.Write(manifest)
+	return err
+}
+
 func newBootstrap(s streams) *cobra.Command {
 	a := &action.Bootstrap{}
 	cmd := &cobra.Command{
@@ -114,15 +127,7 @@ come from. Apply the output to a cluster that runs Flux.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out, err := a.Run(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if a.Out != "" {
-				fmt.Fprintf(s.Err, "wrote %s\n", a.Out)
-				return nil
-			}
-			_, err = s.Out.Write(out)
-			return err
+			return printManifest(s, out, a.Out, err)
 		},
 	}
 	cmd.Flags().StringVar(&a.From, "from", "", "the bundle: oci://HOST/PREFIX/bundles/NAME:VERSION (required)")

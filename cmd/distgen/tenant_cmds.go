@@ -22,7 +22,7 @@ are checked against each app's values.cue. Every tenant is released as an
 artifact of its own, PREFIX/tenants/<tenant>:<version>.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newTenantVet(s, g), newTenantBuild(s, g), newTenantPush(s, g))
+	cmd.AddCommand(newTenantVet(s, g), newTenantBuild(s, g), newTenantPush(s, g), newTenantBootstrap(s))
 	return cmd
 }
 
@@ -118,5 +118,42 @@ Each digest is rebuilt from the files and must equal release.json's.`,
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
 	_ = cmd.MarkFlagRequired("to")
 	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newTenantBootstrap(s streams) *cobra.Command {
+	a := &action.TenantBootstrap{}
+	cmd := &cobra.Command{
+		Use:   "bootstrap",
+		Short: "Print the Flux objects that make a cluster pull and reconcile pushed tenants",
+		Long: `Bootstrap prints, per tenant, an OCIRepository in flux-system that pulls the
+tenant's artifact pinned by digest, and a Kustomization that applies it,
+filling in the registry the tenant's app charts come from. Name each tenant
+by reference (its digest is read from the registry), or give the registry
+prefix and a tenant build's output, which names the tenants and their
+digests without the network. Apply the output to a cluster that runs Flux.`,
+		Example: `  # pin what the registry holds now
+  distgen tenant bootstrap --from oci://registry.example.com/platform/tenants/acme:0.1.0 \
+    --from oci://registry.example.com/platform/tenants/acme-dev:0.1.0 | kubectl apply -f -
+
+  # every tenant of a local build, pinned to its digests
+  distgen tenant bootstrap --from oci://registry.example.com/platform --release dist/tenants/customers
+
+  # one tenant of it
+  distgen tenant bootstrap --from oci://registry.example.com/platform --release dist/tenants/customers --tenant acme`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := a.Run(cmd.Context())
+			return printManifest(s, out, a.Out, err)
+		},
+	}
+	cmd.Flags().StringArrayVar(&a.From, "from", nil, "a tenant, oci://HOST/PREFIX/tenants/NAME:VERSION (repeatable); or oci://HOST/PREFIX with --release (required)")
+	cmd.Flags().StringVar(&a.Release, "release", "", "a tenant build's output directory: take the tenants and digests from its release.json")
+	cmd.Flags().StringSliceVar(&a.Tenants, "tenant", nil, "only these tenants of --release (repeatable)")
+	cmd.Flags().StringVar(&a.Registry, "registry", "", "HOST/PREFIX the app charts are pulled from (default: the prefix of --from)")
+	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
+	cmd.Flags().DurationVar(&a.Interval, "interval", 0, "reconciliation interval (default 10m)")
+	cmd.Flags().StringVar(&a.Out, "out", "", "write to this file instead of stdout")
+	_ = cmd.MarkFlagRequired("from")
 	return cmd
 }

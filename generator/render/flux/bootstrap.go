@@ -21,7 +21,10 @@ const BootstrapNamespace = "flux-system"
 type Bootstrap struct {
 	// Bundle is the bundle's name.
 	Bundle string
-	// URL is the bundle's repository: oci://HOST/PREFIX/bundles/NAME.
+	// Tenant, when set, makes these the objects of one tenant's artifact
+	// (oci://HOST/PREFIX/tenants/NAME) rather than of a platform bundle.
+	Tenant string
+	// URL is the artifact's repository: oci://HOST/PREFIX/bundles/NAME.
 	URL string
 	// Digest pins the bundle; empty when SemVer is set.
 	Digest string
@@ -43,8 +46,24 @@ type Relocation struct {
 	Images          []kustomize.Image
 }
 
-// Name of the bootstrap objects of a bundle.
-func (b Bootstrap) Name() string { return "distgen-" + b.Bundle }
+// Name of the bootstrap objects of a bundle or a tenant.
+func (b Bootstrap) Name() string {
+	if b.Tenant != "" {
+		return "distgen-tenant-" + b.Tenant
+	}
+	return "distgen-" + b.Bundle
+}
+
+func (b Bootstrap) labels() map[string]string {
+	if b.Tenant == "" {
+		return labels(b.Bundle, "")
+	}
+	l := map[string]string{api.LabelManagedBy: api.ManagedBy, api.LabelTenant: b.Tenant}
+	if b.Bundle != "" {
+		l[api.LabelBundle] = b.Bundle
+	}
+	return l
+}
 
 // BootstrapObjects are the OCIRepository that pulls the bundle artifact and
 // the Kustomization that applies it. The Kustomization substitutes the
@@ -52,10 +71,10 @@ func (b Bootstrap) Name() string { return "distgen-" + b.Bundle }
 // registry that holds its charts.
 func BootstrapObjects(b Bootstrap) ([]byte, error) {
 	if (b.Digest == "") == (b.SemVer == "") {
-		return nil, fmt.Errorf("bootstrap of %q needs exactly one of a digest or a SemVer range", b.Bundle)
+		return nil, fmt.Errorf("bootstrap of %q needs exactly one of a digest or a SemVer range", b.Name())
 	}
 	interval := metav1.Duration{Duration: b.Interval}
-	labels := labels(b.Bundle, "")
+	labels := b.labels()
 	src := &sourcev1.OCIRepository{
 		TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.OCIRepositoryKind},
 		ObjectMeta: metav1.ObjectMeta{Name: b.Name(), Namespace: BootstrapNamespace, Labels: labels},
