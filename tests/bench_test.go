@@ -205,3 +205,24 @@ func BenchmarkMirror(b *testing.B) {
 		b.ReportMetric(float64(size)/1e6/(b.Elapsed().Seconds()/float64(b.N)), "MB/s")
 	})
 }
+
+// BenchmarkTenantBuild100 builds a tenant bundle of 100 tenants with three
+// app instances each: load, unify every instance's values with its app's
+// schema, package the three app charts, render 300 instances, write.
+func BenchmarkTenantBuild100(b *testing.B) {
+	dir := fixture.Copy(b, repoRoot, "versions.cue", "bundles", "packages", "schemas", "cue.mod")
+	if err := os.WriteFile(filepath.Join(dir, catalog.TenantsFile), []byte(catalog.Tenants("load", 100, false)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	a := &action.TenantBuild{TenantProject: action.TenantProject{Dir: dir, Bundle: "load"}, Out: filepath.Join(b.TempDir(), "out")}
+	for b.Loop() {
+		res, err := a.Run(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Release.Tenants) != 100 {
+			b.Fatalf("%d tenants built", len(res.Release.Tenants))
+		}
+	}
+	reportPeak(b)
+}
