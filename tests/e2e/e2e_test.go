@@ -40,7 +40,10 @@ var (
 	ociGVR = sourcev1.GroupVersion.WithResource("ocirepositories")
 )
 
-var cluster *stack
+var (
+	cluster  *stack
+	stackBin string // the cached binaries, for stacks started by a test
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -53,8 +56,9 @@ func TestMain(m *testing.M) {
 		}
 		bin = strings.TrimSpace(string(out))
 	}
+	stackBin = bin
 	start := time.Now()
-	s, err := startStack(bin)
+	s, err := startStack(bin, stackOptions{})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "starting the e2e stack: %v\nlogs in %s\n", err, s.dir)
 		s.stop()
@@ -64,6 +68,7 @@ func TestMain(m *testing.M) {
 	cluster = s
 	code := m.Run()
 	s.stop()
+	stopTenantStack(code)
 	if code == 0 {
 		os.RemoveAll(s.dir)
 	} else {
@@ -110,8 +115,13 @@ func release(t *testing.T, dir, bundle, prefix string) *action.BuildResult {
 
 // releases lists the HelmReleases of a bundle.
 func releases(t *testing.T, bundle string) []helmv2.HelmRelease {
+	return cluster.releases(t, api.LabelBundle+"="+bundle)
+}
+
+// releases lists the HelmReleases a label selector selects.
+func (s *stack) releases(t *testing.T, selector string) []helmv2.HelmRelease {
 	t.Helper()
-	list, err := cluster.client.Resource(hrGVR).List(context.Background(), metav1.ListOptions{LabelSelector: api.LabelBundle + "=" + bundle})
+	list, err := s.client.Resource(hrGVR).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,10 +147,17 @@ func ready(conds []metav1.Condition) *metav1.Condition {
 // revision want returns for it, and returns them.
 func waitReady(t *testing.T, bundle string, n int, timeout time.Duration, want func(helmv2.HelmRelease) bool) []helmv2.HelmRelease {
 	t.Helper()
+	return cluster.waitReady(t, api.LabelBundle+"="+bundle, n, timeout, want)
+}
+
+// waitReady waits until the n HelmReleases selector selects are Ready, each
+// at the revision want returns for it, and returns them.
+func (s *stack) waitReady(t *testing.T, selector string, n int, timeout time.Duration, want func(helmv2.HelmRelease) bool) []helmv2.HelmRelease {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var hrs []helmv2.HelmRelease
 	for time.Now().Before(deadline) {
-		hrs = releases(t, bundle)
+		hrs = s.releases(t, selector)
 		done := 0
 		for _, hr := range hrs {
 			if c := ready(hr.Status.Conditions); c != nil && c.Status == metav1.ConditionTrue && hr.Status.ObservedGeneration == hr.Generation && (want == nil || want(hr)) {
@@ -157,7 +174,7 @@ func waitReady(t *testing.T, bundle string, n int, timeout time.Duration, want f
 			t.Logf("%s/%s not ready: %+v", hr.Namespace, hr.Name, c)
 		}
 	}
-	t.Fatalf("%d HelmReleases of %s, not all %d Ready after %s", len(hrs), bundle, n, timeout)
+	t.Fatalf("%d HelmReleases of %s, not all %d Ready after %s", len(hrs), selector, n, timeout)
 	return nil
 }
 

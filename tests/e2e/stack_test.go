@@ -151,8 +151,16 @@ func waitHTTP(client *http.Client, url string, timeout time.Duration, header htt
 	return fmt.Errorf("%s not ready after %s: %v", url, timeout, last)
 }
 
+// stackOptions change how a stack runs.
+type stackOptions struct {
+	// helmArgs and kustomizeArgs are extra controller flags.
+	helmArgs, kustomizeArgs []string
+	// crds are files of CRDs applied before the controllers start.
+	crds []string
+}
+
 // startStack brings the cluster side up.
-func startStack(bin string) (*stack, error) {
+func startStack(bin string, o stackOptions) (*stack, error) {
 	dir, err := os.MkdirTemp("", "distgen-e2e-")
 	if err != nil {
 		return nil, err
@@ -228,7 +236,7 @@ func startStack(bin string) (*stack, error) {
 	// Flux: CRDs, namespace, controllers.
 	ctx := context.Background()
 	crds, _ := filepath.Glob(filepath.Join(bin, "crds", "*.yaml"))
-	for _, f := range crds {
+	for _, f := range append(crds, o.crds...) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return s, err
@@ -263,8 +271,8 @@ current-context: e2e
 	}
 	for i, c := range []ctl{
 		{"source-controller", []string{"--storage-path=" + filepath.Join(dir, "storage"), "--storage-addr=" + storage, "--storage-adv-addr=" + storage}, p[5]},
-		{"helm-controller", []string{"--requeue-dependency=2s"}, p[6]},
-		{"kustomize-controller", []string{"--requeue-dependency=2s"}, p[7]},
+		{"helm-controller", append([]string{"--requeue-dependency=2s"}, o.helmArgs...), p[6]},
+		{"kustomize-controller", append([]string{"--requeue-dependency=2s"}, o.kustomizeArgs...), p[7]},
 	} {
 		args := append(append([]string{}, common...), c.extra...)
 		args = append(args, fmt.Sprintf("--metrics-addr=127.0.0.1:%d", p[8+i]), fmt.Sprintf("--health-addr=127.0.0.1:%d", c.health))
