@@ -1,6 +1,7 @@
 // Package catalog writes synthetic distgen projects for benchmarks: N
-// components over nine dependency levels, deterministic from a seed, all
-// built from one small first-party chart.
+// components shaped like the reference platform catalog (nine dependency
+// levels, a few hubs most components depend on, a few large CRD-heavy
+// charts among many small ones), deterministic from a seed.
 package catalog
 
 import (
@@ -24,16 +25,35 @@ type Options struct {
 	// NoWait makes every release skip waiting for its workloads, for
 	// clusters without nodes (the end-to-end tests).
 	NoWait bool
+	// Small leaves out the large CRD-heavy charts (the end-to-end tests,
+	// whose API server need not store megabytes of CRDs).
+	Small bool
 	// Version is the distribution version; empty means 1.0.0.
 	Version string
 }
+
+// The shape of the reference platform catalog (87 components): how many
+// components sit at each dependency level, and how many dependencies a
+// component above level 0 has.
+var (
+	levelWeights = [Levels]int{5, 2, 3, 16, 11, 14, 32, 3, 1}
+	depWeights   = []int{0, 35, 4, 16, 20, 6, 1} // index: number of dependencies
+)
+
+// LargeEvery is how often a component's chart is a large CRD-heavy one
+// (CRDs of several MB, like a CNI's, KubeVirt's or an operator's).
+const LargeEvery = 50
 
 // Write writes a project of n components into dir.
 func Write(dir string, n int, seed uint64) error {
 	return WriteOptions(dir, Options{N: n, Seed: seed})
 }
 
-// WriteOptions writes a project shaped by o into dir.
+// WriteOptions writes a project shaped by o into dir: N components, each
+// with a chart of its own under packages/system/<name>, over nine
+// dependency levels and with as many dependencies each as in the reference
+// catalog, most of them on a few hubs (the CNI, cert-manager, CRD
+// bundles). One chart in LargeEvery carries CRDs of 2 to 6 MB.
 func WriteOptions(dir string, o Options) error {
 	n, seed := o.N, o.Seed
 	if o.Version == "" {
@@ -43,19 +63,19 @@ func WriteOptions(dir string, o Options) error {
 		return fmt.Errorf("need at least %d components, got %d", Levels, n)
 	}
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	byLevel := levels(n)
 	level := make([]int, n)
-	byLevel := make([][]int, Levels)
-	for i := range n {
-		// The first tenth has no dependencies; the rest spread over the levels.
-		l := 0
-		if i >= n/10 {
-			l = 1 + (i-n/10)*(Levels-1)/(n-n/10)
+	for l, comps := range byLevel {
+		for _, i := range comps {
+			level[i] = l
 		}
-		if i < Levels {
-			l = i // every level is reached
-		}
-		level[i] = l
-		byLevel[l] = append(byLevel[l], i)
+	}
+	// Hubs: the first five components (the CNI, cert-manager, CRD
+	// bundles); most dependencies point at them, as in the reference, where
+	// five components take over half of all dependencies.
+	hubs := []int{0, 1, 2, 3, 4}
+	files := map[string][]byte{
+		"bundles/bundles.cue": []byte(bundlesCUE),
 	}
 	var bundle, versions strings.Builder
 	bundle.WriteString("package bundles\n\nbundles: bench: components: {\n")
@@ -66,7 +86,11 @@ func WriteOptions(dir string, o Options) error {
 		if l := level[i]; l > 0 {
 			prev := byLevel[l-1]
 			deps[prev[r.IntN(len(prev))]] = true
-			for range r.IntN(3) {
+			for range pick(r, depWeights) - 1 {
+				if c := hubs[r.IntN(len(hubs))]; level[c] < l && r.IntN(4) > 0 {
+					deps[c] = true
+					continue
+				}
 				lower := byLevel[r.IntN(l)]
 				deps[lower[r.IntN(len(lower))]] = true
 			}
@@ -77,7 +101,8 @@ func WriteOptions(dir string, o Options) error {
 				depNames = append(depNames, fmt.Sprintf("%q", fmt.Sprintf("c%04d", j)))
 			}
 		}
-		fmt.Fprintf(&bundle, "\t%s: {\n\t\tnamespace: \"ns-%02d\"\n\t\tchart: path: \"packages/system/app\"\n", name, i%40)
+		chartDir := "packages/system/" + name
+		fmt.Fprintf(&bundle, "\t%s: {\n\t\tnamespace: \"ns-%02d\"\n\t\tchart: path: %q\n", name, i%40, chartDir)
 		if len(depNames) > 0 {
 			fmt.Fprintf(&bundle, "\t\tdependsOn: [%s]\n", strings.Join(depNames, ", "))
 		}
@@ -86,28 +111,122 @@ func WriteOptions(dir string, o Options) error {
 		}
 		fmt.Fprintf(&bundle, "\t\tvalues: {replicas: %d, message: \"component %d\"}\n\t}\n", 1+r.IntN(3), i)
 		fmt.Fprintf(&versions, "\t\t%s: chart: \"1.0.%d\"\n", name, r.IntN(10))
+		files[chartDir+"/Chart.yaml"] = fmt.Appendf(nil, "apiVersion: v2\nname: %s\nversion: 0.0.0\ndescription: A benchmark chart\n", name)
+		files[chartDir+"/values.yaml"] = []byte("replicas: 1\nmessage: hello\nimage: registry.example.invalid/app:1.0.0\n")
+		files[chartDir+"/templates/workload.yaml"] = []byte(workload)
+		if !o.Small && i%LargeEvery == LargeEvery/2 {
+			// Half put their CRDs in crds/, half render them from templates/.
+			path := chartDir + "/crds/crds.yaml"
+			if (i/LargeEvery)%2 == 1 {
+				path = chartDir + "/templates/crds.yaml"
+			}
+			files[path] = crds(r, name, (2+r.IntN(5))<<20)
+		}
 	}
 	bundle.WriteString("}\n")
 	versions.WriteString("\t}\n}\n")
-
-	files := map[string]string{
-		"versions.cue":                                versions.String(),
-		"bundles/bench.cue":                           bundle.String(),
-		"bundles/bundles.cue":                         bundlesCUE,
-		"packages/system/app/Chart.yaml":              "apiVersion: v2\nname: app\nversion: 0.0.0\ndescription: A benchmark chart\n",
-		"packages/system/app/values.yaml":             "replicas: 1\nmessage: hello\nimage: registry.example.invalid/app:1.0.0\n",
-		"packages/system/app/templates/workload.yaml": workload,
-	}
+	files["versions.cue"] = []byte(versions.String())
+	files["bundles/bench.cue"] = []byte(bundle.String())
 	for name, body := range files {
 		path := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		if err := os.WriteFile(path, body, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// levels spreads n components over the levels in the reference's
+// proportions, at least one on each, in index order (a component depends
+// only on components before it).
+func levels(n int) [Levels][]int {
+	total := 0
+	for _, w := range levelWeights {
+		total += w
+	}
+	var out [Levels][]int
+	next := 0
+	for l, w := range levelWeights {
+		count := max(1, n*w/total)
+		if l == Levels-1 {
+			count = n - next
+		}
+		count = min(count, n-next-(Levels-1-l))
+		for range count {
+			out[l] = append(out[l], next)
+			next++
+		}
+	}
+	return out
+}
+
+// pick draws an index with the given weights.
+func pick(r *rand.Rand, weights []int) int {
+	total := 0
+	for _, w := range weights {
+		total += w
+	}
+	x := r.IntN(total)
+	for i, w := range weights {
+		if x < w {
+			return i
+		}
+		x -= w
+	}
+	return len(weights) - 1
+}
+
+// words make the CRDs' descriptions; real CRDs are mostly prose.
+var words = strings.Fields(`the of a to is and in for be this that if when field which by
+must name namespace resource object spec status reference default value may set not are
+specifies defines list map string number selector label annotation condition type version
+cluster node pod container image volume secret key port protocol policy rule endpoint
+interval timeout retry limit request replica template metadata owner controller webhook
+certificate issuer route gateway backend service network address range mode level priority`)
+
+// crds writes CustomResourceDefinitions for a chart until they make size
+// bytes: deep OpenAPI schemas with a description on every property.
+func crds(r *rand.Rand, chart string, size int) []byte {
+	var b strings.Builder
+	sentence := func() string {
+		n := 6 + r.IntN(18)
+		ws := make([]string, n)
+		for i := range ws {
+			ws[i] = words[r.IntN(len(words))]
+		}
+		return strings.ToUpper(ws[0][:1]) + strings.Join(ws, " ")[1:] + "."
+	}
+	var props func(indent string, depth int)
+	props = func(indent string, depth int) {
+		for f := range 4 + r.IntN(10) {
+			fmt.Fprintf(&b, "%s%s%d:\n%s  description: %s\n", indent, words[r.IntN(len(words))], f, indent, sentence())
+			switch {
+			case depth < 4 && r.IntN(3) == 0:
+				fmt.Fprintf(&b, "%s  type: object\n%s  properties:\n", indent, indent)
+				props(indent+"    ", depth+1)
+			case r.IntN(4) == 0:
+				fmt.Fprintf(&b, "%s  type: array\n%s  items:\n%s    type: string\n", indent, indent, indent)
+			default:
+				fmt.Fprintf(&b, "%s  type: %s\n", indent, [...]string{"string", "integer", "boolean"}[r.IntN(3)])
+			}
+		}
+	}
+	for k := 0; b.Len() < size; k++ {
+		kind := fmt.Sprintf("Kind%03d", k)
+		plural := strings.ToLower(kind) + "s"
+		group := chart + ".bench.example.io"
+		fmt.Fprintf(&b, "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: %s.%s\nspec:\n  group: %s\n", plural, group, group)
+		fmt.Fprintf(&b, "  names:\n    kind: %s\n    listKind: %sList\n    plural: %s\n    singular: %s\n  scope: Namespaced\n", kind, kind, plural, strings.ToLower(kind))
+		b.WriteString("  versions:\n  - name: v1\n    served: true\n    storage: true\n    subresources:\n      status: {}\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n")
+		for _, top := range []string{"spec", "status"} {
+			fmt.Fprintf(&b, "          %s:\n            description: %s\n            type: object\n            properties:\n", top, sentence())
+			props("              ", 0)
+		}
+	}
+	return []byte(b.String())
 }
 
 const bundlesCUE = `package bundles

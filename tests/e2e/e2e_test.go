@@ -396,7 +396,7 @@ func TestDemoBundle(t *testing.T) {
 // in dependency order.
 func TestFixtureBundle(t *testing.T) {
 	dir := t.TempDir()
-	if err := catalog.WriteOptions(dir, catalog.Options{N: 20, Seed: 7, NoWait: true}); err != nil {
+	if err := catalog.WriteOptions(dir, catalog.Options{N: 20, Seed: 7, NoWait: true, Small: true}); err != nil {
 		t.Fatal(err)
 	}
 	built := release(t, dir, "bench", "fixture")
