@@ -2,30 +2,12 @@ package catalog
 
 import (
 	"bytes"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
-)
 
-func readTree(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	out := map[string][]byte{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		rel, _ := filepath.Rel(dir, path)
-		out[rel] = b
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+	"github.com/distgen/distgen/tests/fixture"
+)
 
 // The same seed writes the same bytes; the shape is the reference's: nine
 // levels, large CRD charts one in LargeEvery, five hubs with most of the
@@ -38,7 +20,7 @@ func TestCatalogShape(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ta, tb, tc := readTree(t, a), readTree(t, b), readTree(t, c)
+	ta, tb, tc := fixture.Read(t, a), fixture.Read(t, b), fixture.Read(t, c)
 	if len(ta) != len(tb) {
 		t.Fatalf("%d files, then %d", len(ta), len(tb))
 	}
