@@ -54,8 +54,13 @@ lint: tools $(STATICCHECK) ## Check formatting and vet Go and CUE sources; stati
 e2e: tools ## The end-to-end tests: real etcd, registry, kube-apiserver and Flux controllers (first build ≈ 25 min)
 	DISTGEN_E2E_BIN="$$(bash tests/e2e/stack.sh build)" DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) $(GO) test -count=1 -tags e2e -timeout 30m -v ./tests/e2e/
 
-bench: ## Run the Go benchmarks (demo bundle, generated catalogs)
+BENCH_N ?= 100
+BENCH_ROUNDS ?= 5
+
+bench: tools ## Go benchmarks, then bench/compare: distgen vs helm, flux and crane CLIs (updates docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./tests/...
+	eval "$$(bash bench/tools.sh)" && DISTGEN_CRANE=$$DISTGEN_CRANE DISTGEN_FLUX=$$DISTGEN_FLUX DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) \
+		$(GO) run ./bench/compare -n $(BENCH_N) -rounds $(BENCH_ROUNDS) -out docs/benchmarks.md
 
 tools: $(HELM3) $(HELM4) $(CUE) ## Build the pinned helm v3, helm v4 and cue CLIs into the tool cache
 

@@ -30,6 +30,9 @@ type Options struct {
 	Small bool
 	// Version is the distribution version; empty means 1.0.0.
 	Version string
+	// Image is the image every workload runs; empty means one that does not
+	// exist (registry.example.invalid/app:1.0.0). A mirror needs a real one.
+	Image string
 }
 
 // The shape of the reference platform catalog (87 components): how many
@@ -58,6 +61,9 @@ func WriteOptions(dir string, o Options) error {
 	n, seed := o.N, o.Seed
 	if o.Version == "" {
 		o.Version = "1.0.0"
+	}
+	if o.Image == "" {
+		o.Image = "registry.example.invalid/app:1.0.0"
 	}
 	if n < Levels {
 		return fmt.Errorf("need at least %d components, got %d", Levels, n)
@@ -112,7 +118,7 @@ func WriteOptions(dir string, o Options) error {
 		fmt.Fprintf(&bundle, "\t\tvalues: {replicas: %d, message: \"component %d\"}\n\t}\n", 1+r.IntN(3), i)
 		fmt.Fprintf(&versions, "\t\t%s: chart: \"1.0.%d\"\n", name, r.IntN(10))
 		files[chartDir+"/Chart.yaml"] = fmt.Appendf(nil, "apiVersion: v2\nname: %s\nversion: 0.0.0\ndescription: A benchmark chart\n", name)
-		files[chartDir+"/values.yaml"] = []byte("replicas: 1\nmessage: hello\nimage: registry.example.invalid/app:1.0.0\n")
+		files[chartDir+"/values.yaml"] = fmt.Appendf(nil, "replicas: 1\nmessage: hello\nimage: %s\n", o.Image)
 		files[chartDir+"/templates/workload.yaml"] = []byte(workload)
 		if !o.Small && i%LargeEvery == LargeEvery/2 {
 			// Half put their CRDs in crds/, half render them from templates/.
