@@ -42,6 +42,7 @@ func newVet(s streams, g *globals) *cobra.Command {
 
 func newBuild(s streams, g *globals) *cobra.Command {
 	var out outputFormat
+	var noCache bool
 	a := &action.Build{Log: s.Err}
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -59,6 +60,10 @@ when the whole build succeeds.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.Project = g.project()
+			var err error
+			if a.Cache, err = buildCache(noCache); err != nil {
+				return err
+			}
 			res, err := a.Run(cmd.Context())
 			if err != nil {
 				return err
@@ -76,8 +81,18 @@ when the whole build succeeds.`,
 	cmd.Flags().StringVar(&a.Out, "out", "", "output directory (default dist/<bundle> in the project)")
 	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
 	cmd.Flags().IntVar(&a.Jobs, "jobs", 0, "charts built at once (default: one per CPU)")
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "lint, render and package every chart, even those the build cache holds")
 	addOutputFlag(cmd, &out)
 	return cmd
+}
+
+// buildCache is the chart build cache ($DISTGEN_CACHE/builds or the user's
+// cache directory), or none when noCache is set.
+func buildCache(noCache bool) (*chart.Cache, error) {
+	if noCache {
+		return nil, nil
+	}
+	return chart.DefaultCache()
 }
 
 func newTemplate(s streams, g *globals) *cobra.Command {

@@ -52,6 +52,7 @@ func newTenantVet(s streams, g *globals) *cobra.Command {
 
 func newTenantBuild(s streams, g *globals) *cobra.Command {
 	var out outputFormat
+	var noCache bool
 	a := &action.TenantBuild{Log: s.Err}
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -65,6 +66,10 @@ tenants/<tenant>/*.yaml and release.json with every digest.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.TenantProject = action.TenantProject{Dir: g.Dir, Bundle: g.Bundle}
+			var err error
+			if a.Cache, err = buildCache(noCache); err != nil {
+				return err
+			}
 			res, err := a.Run(cmd.Context())
 			if err != nil {
 				return err
@@ -83,6 +88,7 @@ tenants/<tenant>/*.yaml and release.json with every digest.`,
 	cmd.Flags().StringVar(&a.Out, "out", "", "output directory (default dist/tenants/<bundle> in the project)")
 	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
 	cmd.Flags().IntVar(&a.Jobs, "jobs", 0, "charts built at once (default: one per CPU)")
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "lint, render and package every app chart, even those the build cache holds")
 	addOutputFlag(cmd, &out)
 	return cmd
 }

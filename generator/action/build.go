@@ -1,6 +1,7 @@
 package action
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -42,6 +44,9 @@ type Build struct {
 	Jobs int
 	// Log receives lint warnings and progress; nil discards them.
 	Log io.Writer
+	// Cache, when set, keeps each chart's result so that an unchanged chart
+	// is not linted, rendered and packaged again.
+	Cache *chart.Cache
 }
 
 // BuildResult is what a build wrote.
@@ -75,7 +80,7 @@ func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
 	if err := checkReplaceable(out); err != nil {
 		return nil, err
 	}
-	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log})
+	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache})
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +97,8 @@ type RenderOptions struct {
 	Log         io.Writer
 	// Only limits the charts built to these components (for template).
 	Only []string
+	// Cache keeps the charts' results; nil builds every chart afresh.
+	Cache *chart.Cache
 }
 
 // Render builds a planned bundle in memory: charts (in parallel, bounded),
@@ -124,7 +131,10 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	}
 	opts := chart.Options{
 		Root: proj.Root, Bundle: pl.Bundle.Name, ReleaseDate: pl.Bundle.ReleaseDate,
-		KubeVersion: o.KubeVersion, ScratchDir: scratch, Upstream: resolve,
+		KubeVersion: o.KubeVersion, ScratchDir: scratch, Upstream: resolve, Cache: o.Cache,
+	}
+	if len(o.Only) > 0 {
+		opts.Cache = nil // template prints the rendered objects, which the cache does not keep
 	}
 	charts := make([]*chart.Chart, len(steps))
 	digests := make([]string, len(steps))
@@ -321,6 +331,9 @@ func write(out string, res *Output) error {
 // directory beside out and renames it into place, so a failed write leaves
 // out as it was.
 func writeTree(out string, files map[string][]byte) (err error) {
+	if sameTree(out, files) {
+		return nil // a rebuild of what is there: nothing to write
+	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
@@ -363,3 +376,34 @@ func writeTree(out string, files map[string][]byte) (err error) {
 	}
 	return nil
 }
+
+// sameTree reports whether dir holds exactly files, byte for byte.
+func sameTree(dir string, files map[string][]byte) bool {
+	seen := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		want, ok := files[rel]
+		if !ok || !d.Type().IsRegular() {
+			return errDiffers
+		}
+		info, err := d.Info()
+		if err != nil || info.Size() != int64(len(want)) {
+			return errDiffers
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(got, want) {
+			return errDiffers
+		}
+		seen++
+		return nil
+	})
+	return err == nil && seen == len(files)
+}
+
+var errDiffers = errors.New("differs")

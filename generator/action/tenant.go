@@ -58,6 +58,8 @@ type TenantBuild struct {
 	KubeVersion string
 	Jobs        int
 	Log         io.Writer
+	// Cache keeps the app charts' results; nil builds them afresh.
+	Cache *chart.Cache
 }
 
 // TenantOutput is a tenant bundle built in memory.
@@ -90,7 +92,7 @@ func (b *TenantBuild) Run(ctx context.Context) (*TenantBuildResult, error) {
 	if err := checkReplaceable(out); err != nil {
 		return nil, err
 	}
-	res, err := RenderTenants(ctx, proj, tb, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log})
+	res, err := RenderTenants(ctx, proj, tb, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache})
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +158,7 @@ func RenderTenants(ctx context.Context, proj *api.Project, tb *api.TenantBundle,
 		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	opts := chart.Options{Root: proj.Root, Bundle: tb.Name, ReleaseDate: tb.ReleaseDate, KubeVersion: o.KubeVersion, ScratchDir: scratch}
+	opts := chart.Options{Root: proj.Root, Bundle: tb.Name, ReleaseDate: tb.ReleaseDate, KubeVersion: o.KubeVersion, ScratchDir: scratch, Cache: o.Cache}
 	charts := make([]*chart.Chart, len(apps))
 	digests := make([]string, len(apps))
 	err = forEach(ctx, o.Jobs, len(apps), func(i int) error {

@@ -43,6 +43,9 @@ type Options struct {
 	ScratchDir string
 	// Upstream finds the archive of an upstream chart a wrapper depends on.
 	Upstream func(api.Upstream) (string, error)
+	// Cache, when set, keeps every chart's result, so an unchanged chart is
+	// not linted, rendered and packaged again.
+	Cache *Cache
 }
 
 // Chart is a packaged chart.
@@ -53,7 +56,8 @@ type Chart struct {
 	// Archive is the .tgz, byte-for-byte what is written and pushed.
 	Archive []byte
 	// Manifests are the rendered objects by source file ("name/templates/x.yaml",
-	// CRDs as "name/crds/x.yaml"), empty output left out.
+	// CRDs as "name/crds/x.yaml"), empty output left out. A chart read from
+	// the cache has none; Render renders it again.
 	Manifests map[string]string
 	// Lint holds Helm lint's messages below error severity.
 	Lint []string
@@ -125,6 +129,20 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	}
 	caps.KubeVersion = *kv
 
+	var cacheKey string
+	if opts.Cache != nil {
+		if cacheKey, err = key(c, s, opts); err != nil {
+			return nil, err
+		}
+		if archive, e, ok := opts.Cache.get(cacheKey); ok {
+			return &Chart{
+				Name: s.Chart, Version: s.Version, Metadata: c.Metadata,
+				Archive: archive, Lint: e.Lint, Images: e.Images,
+				loaded: c, caps: caps,
+			}, nil
+		}
+	}
+
 	stage, err := os.MkdirTemp(opts.ScratchDir, "chart-"+s.Chart+"-")
 	if err != nil {
 		return nil, err
@@ -160,6 +178,9 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	}
 	if out.Archive, err = os.ReadFile(path); err != nil {
 		return nil, err
+	}
+	if opts.Cache != nil {
+		opts.Cache.put(cacheKey, out)
 	}
 	return out, nil
 }

@@ -1,0 +1,80 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/distgen/distgen/bench/catalog"
+	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/generator/render/chart"
+	"github.com/distgen/distgen/tests/fixture"
+)
+
+// The build cache gives the bytes a build without it gives: on a cold
+// cache, on a warm one, after a chart changes and when an entry is damaged.
+// A warm build reads the cache (a warning planted in an entry comes out).
+func TestBuildCache(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := catalog.WriteOptions(dir, catalog.Options{N: 12, Seed: 5, Small: true}); err != nil {
+		t.Fatal(err)
+	}
+	cache := &chart.Cache{Dir: t.TempDir()}
+	build := func(cache *chart.Cache, log *bytes.Buffer) map[string]string {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "out")
+		a := &action.Build{Project: action.Project{Dir: dir, Bundle: "bench"}, Out: out, Cache: cache}
+		if log != nil {
+			a.Log = log
+		}
+		if _, err := a.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return hashes(t, out)
+	}
+	fresh := build(nil, nil)
+	if cold := build(cache, nil); !reflect.DeepEqual(cold, fresh) {
+		t.Fatal("a build on a cold cache differs from one without it")
+	}
+	entries, _ := filepath.Glob(filepath.Join(cache.Dir, "*", "*.json"))
+	if len(entries) != 12 {
+		t.Fatalf("%d cache entries, want one per chart (12)", len(entries))
+	}
+	for _, e := range entries {
+		fixture.Edit(t, e, `{"sha256"`, `{"lint":["planted by the test"],"sha256"`)
+	}
+	var log bytes.Buffer
+	if warm := build(cache, &log); !reflect.DeepEqual(warm, fresh) {
+		t.Fatal("a build on a warm cache differs from one without it")
+	}
+	if n := strings.Count(log.String(), "planted by the test"); n != 12 {
+		t.Errorf("%d charts came from the cache, want 12:\n%s", n, log.String())
+	}
+
+	// One chart changes: it is built again, the others still come from the cache.
+	fixture.Edit(t, filepath.Join(dir, "packages", "system", "c0007", "templates", "workload.yaml"), "kind: ConfigMap", "kind: ConfigMap # changed")
+	fresh = build(nil, nil)
+	log.Reset()
+	if changed := build(cache, &log); !reflect.DeepEqual(changed, fresh) {
+		t.Fatal("after a chart changed, the cached build differs from one without the cache")
+	}
+	if n := strings.Count(log.String(), "planted by the test"); n != 11 {
+		t.Errorf("%d charts came from the cache after one changed, want 11", n)
+	}
+
+	// Damaged archives are not used.
+	archives, _ := filepath.Glob(filepath.Join(cache.Dir, "*", "*.tgz"))
+	for _, a := range archives {
+		if err := os.WriteFile(a, []byte("not a chart"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if damaged := build(cache, nil); !reflect.DeepEqual(damaged, fresh) {
+		t.Fatal("a build over damaged cache entries differs from one without the cache")
+	}
+}
