@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -76,14 +78,24 @@ func FromManifests(manifests map[string]string) ([]string, error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifests[n]), 4096)
+		docs := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(manifests[n])))
 		for {
-			var obj map[string]any
-			if err := dec.Decode(&obj); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
+			doc, err := docs.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
 				return nil, fmt.Errorf("%s: %w", n, err)
+			}
+			if k, ok := topLevelKind(doc); ok && !imageKind(k) {
+				continue // CRDs, RBAC, config: no images, and often large
+			}
+			var obj map[string]any
+			if err := yaml.Unmarshal(doc, &obj); err != nil {
+				return nil, fmt.Errorf("%s: %w", n, err)
+			}
+			if obj == nil {
+				continue
 			}
 			kind, _ := obj["kind"].(string)
 			if fields, ok := imageFields[kind]; ok {
@@ -110,6 +122,36 @@ func FromManifests(manifests map[string]string) ([]string, error) {
 		}
 	}
 	return sorted(set), nil
+}
+
+// imageKind reports whether objects of a kind may name images.
+func imageKind(kind string) bool {
+	_, fields := imageFields[kind]
+	_, pods := podSpecPaths[kind]
+	return fields || pods
+}
+
+// topLevelKind finds a block-style document's kind from its unindented
+// "kind:" line, without parsing the document. Only a top-level key starts a
+// line at column 0 in block style; a document written otherwise (JSON, flow
+// style) reports false and is parsed.
+func topLevelKind(doc []byte) (string, bool) {
+	for len(doc) > 0 {
+		line := doc
+		if i := bytes.IndexByte(doc, '\n'); i >= 0 {
+			line, doc = doc[:i], doc[i+1:]
+		} else {
+			doc = nil
+		}
+		if rest, ok := bytes.CutPrefix(line, []byte("kind:")); ok {
+			k := strings.Trim(strings.TrimSpace(string(rest)), `"'`)
+			if k == "" || strings.ContainsAny(k, " #{}[]&*!|>%@`") {
+				return "", false
+			}
+			return k, true
+		}
+	}
+	return "", false
 }
 
 func dig(obj map[string]any, path []string) map[string]any {
