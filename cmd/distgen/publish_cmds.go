@@ -85,7 +85,7 @@ the Docker config and its credential helpers.`,
 	cmd.Flags().StringVar(&a.To, "to", "", "target: oci://HOST/PREFIX or oci-layout:DIR (required)")
 	cmd.Flags().StringVar(&a.From, "from", "", "build output directory (default dist/<bundle> in the project)")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
-	cmd.Flags().IntVar(&a.Jobs, "jobs", 4, "charts pushed at once")
+	cmd.Flags().IntVar(&a.Jobs, "jobs", action.DefaultPushJobs, "charts pushed at once")
 	_ = cmd.MarkFlagRequired("to")
 	addOutputFlag(cmd, &out)
 	return cmd

@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Option configures a registry publisher.
@@ -108,8 +107,8 @@ func (r *Registry) tag(repo, tag string) (name.Tag, error) {
 }
 
 // remoteOptions are the options of one operation; counter, when set,
-// counts the blob bytes it uploads.
-func (r *Registry) remoteOptions(ctx context.Context, counter *atomic.Int64) []remote.Option {
+// counts what it uploads.
+func (r *Registry) remoteOptions(ctx context.Context, counter *counts) []remote.Option {
 	rt := r.opts.transport
 	if counter != nil {
 		rt = &countingTransport{base: rt, n: counter}
@@ -137,20 +136,14 @@ func (r *Registry) Write(ctx context.Context, repo, tag string, img v1.Image) (R
 		return Result{}, err
 	}
 	res := Result{Ref: ref.String(), Digest: d.String()}
-	desc, err := remote.Head(ref, r.remoteOptions(ctx, nil)...)
-	if err == nil && desc.Digest == d {
-		res.Skipped = true
-		return res, nil
-	}
-	var terr *transport.Error
-	if err != nil && !(errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound) {
-		return res, fmt.Errorf("checking %s: %w", ref, err)
-	}
-	var n atomic.Int64
-	if err := remote.Write(ref, img, r.remoteOptions(ctx, &n)...); err != nil {
+	// go-containerregistry asks for the tag first and writes nothing when
+	// it already points at this digest; no manifest sent means skipped.
+	var c counts
+	if err := remote.Write(ref, img, r.remoteOptions(ctx, &c)...); err != nil {
 		return res, fmt.Errorf("pushing %s: %w", ref, err)
 	}
-	res.Bytes = n.Load()
+	res.Bytes = c.blobBytes.Load()
+	res.Skipped = c.manifests.Load() == 0
 	return res, nil
 }
 
@@ -167,16 +160,23 @@ func (r *Registry) Resolve(ctx context.Context, repo, tag string) (v1.Hash, erro
 	return desc.Digest, nil
 }
 
-// countingTransport counts the bytes of blob upload request bodies.
+// counts are what one write uploaded: blob bytes and manifests.
+type counts struct{ blobBytes, manifests atomic.Int64 }
+
+// countingTransport counts the bytes of blob upload request bodies and the
+// manifests sent.
 type countingTransport struct {
 	base http.RoundTripper
-	n    *atomic.Int64
+	n    *counts
 }
 
 func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/") {
+		t.n.manifests.Add(1)
+	}
 	if req.Body != nil && strings.Contains(req.URL.Path, "/blobs/uploads/") && (req.Method == http.MethodPatch || req.Method == http.MethodPut || req.Method == http.MethodPost) {
 		req = req.Clone(req.Context())
-		req.Body = &countingBody{ReadCloser: req.Body, n: t.n}
+		req.Body = &countingBody{ReadCloser: req.Body, n: &t.n.blobBytes}
 	}
 	return t.base.RoundTrip(req)
 }
