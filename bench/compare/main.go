@@ -257,7 +257,7 @@ func main() {
 	sH4 := &sample{name: "helm v4 package loop", command: "for each chart: helm package packages/system/NAME --version V -d OUT"}
 	sPush := &sample{name: "distgen push", command: "distgen push -C CATALOG --from OUT --to oci://REGISTRY/dg-R --plain-http"}
 	sPushNoop := &sample{name: "distgen push (no-op)", command: "the same push again"}
-	sHP3 := &sample{name: "helm v3 push + flux push artifact", command: "for each chart: helm push OUT/NAME-V.tgz oci://REGISTRY/h3-R/charts --plain-http; then flux push artifact oci://REGISTRY/h3-R/bundles/bench:V --path OUT/flux --insecure-registry"}
+	sHP3 := &sample{name: "helm v3 push + flux push artifact", command: "for each chart: helm push OUT/NAME-V.tgz oci://REGISTRY/h3-R/charts --plain-http; then flux push artifact oci://REGISTRY/h3-R/bundles/bench:V --path OUT/flux --source bench --revision V --insecure-registry"}
 	sHP4 := &sample{name: "helm v4 push + flux push artifact", command: "the same with helm v4, to h4-R"}
 	sHP3Noop := &sample{name: "helm v3 push + flux push (no-op)", command: "the same loop again"}
 	sHP4Noop := &sample{name: "helm v4 push + flux push (no-op)", command: "the same loop again"}
