@@ -89,6 +89,31 @@ func BenchmarkLoadPlan1000(b *testing.B) {
 	reportPeak(b)
 }
 
+// BenchmarkRenderCatalog is the in-memory part of a build of a loaded and
+// planned catalog: lint, render and package every chart, the digests and
+// the Flux objects; nothing is written and nothing cached.
+func BenchmarkRenderCatalog(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			dir := generated(b, n)
+			p, err := load.Project(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pl, err := plan.Build(p.Bundles["bench"])
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := action.Render(context.Background(), p, pl, action.RenderOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPeak(b)
+		})
+	}
+}
+
 // BenchmarkPush pushes a built release to an in-process registry: a full
 // push into an empty registry and a no-op push. Reports blob bytes uploaded
 // per push. (TestPushRegistry measures a push after one chart changed.)
