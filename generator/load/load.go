@@ -133,7 +133,7 @@ func Project(root string) (*api.Project, error) {
 			errs = append(errs, check(b)...)
 		}
 	}
-	tb, terrs := tenantBundles(vals[1].LookupPath(cue.ParsePath("tenantBundles")), p, cfg, lookup)
+	tb, terrs := tenantBundles(ctx, vals[1].LookupPath(cue.ParsePath("tenantBundles")), p, cfg, lookup)
 	errs = append(errs, terrs...)
 	p.TenantBundles = tb
 	if len(errs) > 0 {

@@ -22,7 +22,7 @@ const AppSchemaFile = "values.cue"
 // tenantBundles decodes and checks the tenantBundles of the bundles
 // package; a project without tenants has none. Instance values are checked
 // against the schema of their app.
-func tenantBundles(v cue.Value, p *api.Project, cfg *cueload.Config, lookup func([]string, []string) string) (map[string]*api.TenantBundle, Errors) {
+func tenantBundles(ctx *cue.Context, v cue.Value, p *api.Project, cfg *cueload.Config, lookup func([]string, []string) string) (map[string]*api.TenantBundle, Errors) {
 	out := map[string]*api.TenantBundle{}
 	if !v.Exists() {
 		return out, nil
@@ -31,7 +31,7 @@ func tenantBundles(v cue.Value, p *api.Project, cfg *cueload.Config, lookup func
 	if err != nil {
 		return nil, fromCUE(err, p.Root, lookup)
 	}
-	schemas := appSchemas{ctx: v.Context(), cfg: cfg, root: p.Root, byApp: map[string]cue.Value{}}
+	schemas := appSchemas{ctx: ctx, cfg: cfg, root: p.Root, byApp: map[string]cue.Value{}}
 	known := apps(p.Root)
 	var errs Errors
 	for iter.Next() {
