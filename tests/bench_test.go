@@ -239,7 +239,7 @@ func BenchmarkMirror(b *testing.B) {
 			}
 			target := dst + "/" + c.to
 			if c.to == "" {
-				if target, err = mirror.Relocated(dst+"/m", c.from); err != nil {
+				if target, err = mirror.RelocatedRef(dst+"/m", c.from); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -11,11 +11,15 @@ import (
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/load"
+	"github.com/distgen/distgen/generator/mirror"
 	"github.com/distgen/distgen/tests/fixture"
 )
 
@@ -262,5 +266,80 @@ func checkTenantBootstrap(t *testing.T, out, host string, rel *api.TenantRelease
 	// A tenant the registry does not hold is an error, not a guess.
 	if _, err := (&action.TenantBootstrap{From: []string{"oci://" + host + "/distgen/tenants/acme:9.9.9"}, PlainHTTP: true}).Run(ctx); err == nil || !strings.Contains(err.Error(), `tenant "acme"`) {
 		t.Errorf("tenant bootstrap of a missing tag: %v", err)
+	}
+}
+
+// A tenant mirrors like a platform release: its artifact, the app charts it
+// pins and the images they pull go from the origin to a site's registry by
+// digest, a rerun writes nothing, and the tenant bootstraps from the site.
+func TestTenantMirror(t *testing.T) {
+	ctx := context.Background()
+	images := newRegistry(t, nil)
+	upstream := map[string]string{
+		"ghcr.io/cloudnative-pg/postgresql:17.5": images + "/cnpg/postgresql:17.5",
+		"quay.io/containerdisks/fedora:41":       images + "/containerdisks/fedora:41",
+	}
+	for _, ref := range upstream {
+		img, err := random.Image(32<<10, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := name.ParseReference(ref)
+		if err := remote.Write(r, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := fixture.Copy(t, repoRoot, projectSources...)
+	for app, from := range map[string]string{"postgres": "ghcr.io/cloudnative-pg/postgresql:17.5", "virtual-machine": "quay.io/containerdisks/fedora:41"} {
+		fixture.Edit(t, filepath.Join(dir, "packages", "apps", app, "values.yaml"), from, upstream[from])
+	}
+	out, rel := buildTenants(t, dir, "customers")
+	origin, site := newRegistry(t, nil), newRegistry(t, nil)
+	if _, err := (&action.TenantPush{Dir: out, To: "oci://" + origin + "/p", PlainHTTP: true}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var dev api.ReleaseTenant
+	for _, tn := range rel.Tenants {
+		if tn.Name == "acme-dev" {
+			dev = tn
+		}
+	}
+	m := &action.Mirror{From: "oci://" + origin + "/p/tenants/acme-dev:" + dev.Version, To: "oci://" + site + "/s", PlainHTTP: true}
+	res, err := m.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{dev.Artifact.Repository + ":" + dev.Artifact.Tag: dev.Artifact.Digest}
+	for _, a := range rel.Apps {
+		if a.Name == "postgres" || a.Name == "virtual-machine" {
+			want[a.Chart.Repository+":"+a.Chart.Tag] = a.Chart.Digest
+		}
+	}
+	checkRelease(t, site, "s", want)
+	if len(res.Release.Charts) != 2 || len(res.Release.Images) != 2 {
+		t.Errorf("mirrored %d charts and %d images, want the 2 apps acme-dev runs and their 2 images", len(res.Release.Charts), len(res.Release.Images))
+	}
+	for _, ref := range upstream {
+		to, err := mirror.RelocatedRef(site+"/s", ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := name.ParseReference(to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := remote.Head(r); err != nil {
+			t.Errorf("image %s not at %s: %v", ref, to, err)
+		}
+	}
+	if again, err := m.Run(ctx); err != nil || again.Bytes != 0 {
+		t.Errorf("second mirror: %d bytes, %v", again.Bytes, err)
+	}
+	boot, err := (&action.TenantBootstrap{From: []string{"oci://" + site + "/s/tenants/acme-dev:" + dev.Version}, PlainHTTP: true}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := tenantBootstrap(t, boot)["acme-dev"]; g.src.Spec.Reference.Digest != dev.Artifact.Digest || g.ks.Spec.PostBuild.Substitute[api.RegistryVariable] != site+"/s" {
+		t.Errorf("bootstrap from the site: %+v %+v", g.src.Spec, g.ks.Spec.PostBuild)
 	}
 }

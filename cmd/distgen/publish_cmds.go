@@ -229,13 +229,18 @@ the bundle tag last. What the destination already holds is skipped, so an
 interrupted mirror resumes; every digest is checked on arrival. An archive
 is an OCI image layout in one tar file (skopeo's oci-archive), staged in
 ARCHIVE.partial/ until it is complete. Images are
-kept under PREFIX/images/<registry>/<repository>.`,
+kept under PREFIX/images/<registry>/<repository>. A tenant mirrors the same
+way: its artifact, the app charts it pins and the images they pull.`,
 		Example: `  # into an archive for an air-gapped site
   distgen mirror --from oci://registry.example.com/platform/bundles/demo:0.1.0 --to demo-0.1.0.tar
 
   # at the site, into its registry
   distgen mirror --from demo-0.1.0.tar --to oci://registry.site.local/platform
-  distgen bootstrap --from oci://registry.site.local/platform/bundles/demo:0.1.0`,
+  distgen bootstrap --from oci://registry.site.local/platform/bundles/demo:0.1.0
+
+  # a tenant, then its bootstrap from the site's registry
+  distgen mirror --from oci://registry.example.com/platform/tenants/acme:0.1.0 --to oci://registry.site.local/platform
+  distgen tenant bootstrap --from oci://registry.site.local/platform/tenants/acme:0.1.0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.Bundle = g.Bundle // NAME:VERSION, for a layout or archive with several bundles
@@ -246,7 +251,7 @@ kept under PREFIX/images/<registry>/<repository>.`,
 			return out.print(s.Out, res, func() { printArtifacts(s, res.Artifacts, res.Bytes, a.To) })
 		},
 	}
-	cmd.Flags().StringVar(&a.From, "from", "", "oci://HOST/PREFIX/bundles/NAME:VERSION, oci-layout:DIR or FILE.tar (required)")
+	cmd.Flags().StringVar(&a.From, "from", "", "oci://HOST/PREFIX/bundles/NAME:VERSION, oci://HOST/PREFIX/tenants/NAME:VERSION, oci-layout:DIR or FILE.tar (required)")
 	cmd.Flags().StringVar(&a.To, "to", "", "oci://HOST/PREFIX, oci-layout:DIR or FILE.tar (required)")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
 	cmd.Flags().IntVar(&a.Jobs, "jobs", 4, "artifacts copied at once")

@@ -13,12 +13,14 @@ import (
 )
 
 // Mirror copies a whole release (bundle, charts, images) by digest from
-// a registry, layout or archive to another, for air-gapped sites.
+// a registry, layout or archive to another, for air-gapped sites. A tenant
+// is a release too: its artifact, the app charts it pins and its images.
 type Mirror struct {
-	// From is oci://HOST/PREFIX/bundles/NAME:VERSION, oci-layout:DIR or
-	// FILE.tar.
+	// From is oci://HOST/PREFIX/bundles/NAME:VERSION,
+	// oci://HOST/PREFIX/tenants/NAME:VERSION, oci-layout:DIR or FILE.tar.
 	From string
-	// Bundle is NAME:VERSION, needed when a layout or archive holds several.
+	// Bundle is NAME:VERSION (or tenants/NAME:VERSION for a tenant), needed
+	// when a layout or archive holds several.
 	Bundle string
 	// To is oci://HOST/PREFIX, oci-layout:DIR or FILE.tar.
 	To        string
@@ -40,11 +42,17 @@ type MirrorResult struct {
 func (m *Mirror) Run(ctx context.Context) (*MirrorResult, error) {
 	from, bundle := m.From, m.Bundle
 	if strings.HasPrefix(from, publish.SchemeRegistry) {
-		prefix, ref, ok := strings.Cut(strings.TrimPrefix(from, publish.SchemeRegistry), "/bundles/")
+		ref := strings.TrimPrefix(from, publish.SchemeRegistry)
+		prefix, name, ok := strings.Cut(ref, "/bundles/")
 		if !ok {
-			return nil, &UsageError{Msg: fmt.Sprintf("--from %q: want oci://HOST/PREFIX/bundles/NAME:VERSION", from)}
+			if prefix, name, ok = strings.Cut(ref, "/"+TenantsDir+"/"); ok {
+				name = TenantsDir + "/" + name
+			}
 		}
-		from, bundle = publish.SchemeRegistry+prefix, ref
+		if !ok {
+			return nil, &UsageError{Msg: fmt.Sprintf("--from %q: want oci://HOST/PREFIX/bundles/NAME:VERSION or oci://HOST/PREFIX/tenants/NAME:VERSION", from)}
+		}
+		from, bundle = publish.SchemeRegistry+prefix, name
 	}
 	src, err := mirror.Open(from, m.PlainHTTP)
 	if err != nil {
@@ -60,7 +68,11 @@ func (m *Mirror) Run(ctx context.Context) (*MirrorResult, error) {
 	if !ok || name == "" || version == "" {
 		return nil, &UsageError{Msg: fmt.Sprintf("bundle %q: want NAME:VERSION", bundle)}
 	}
-	rel, err := mirror.Inspect(ctx, src, name, version)
+	repo := "bundles/" + name
+	if strings.HasPrefix(name, TenantsDir+"/") {
+		repo = name
+	}
+	rel, err := mirror.InspectArtifact(ctx, src, repo, version)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +95,7 @@ func (m *Mirror) Run(ctx context.Context) (*MirrorResult, error) {
 	return &MirrorResult{Release: rel, Result: res}, nil
 }
 
-// onlyBundle names the one bundle a layout holds.
+// onlyBundle names the one bundle (or tenant) a layout holds.
 func onlyBundle(dir string) (string, error) {
 	if dir == "" {
 		return "", &UsageError{Msg: "name the bundle: --from oci://HOST/PREFIX/bundles/NAME:VERSION"}
@@ -102,7 +114,10 @@ func onlyBundle(dir string) (string, error) {
 	}
 	var found []string
 	for _, d := range m.Manifests {
-		if ref, ok := strings.CutPrefix(d.Annotations[publish.AnnotationRefName], "bundles/"); ok {
+		ref := d.Annotations[publish.AnnotationRefName]
+		if name, ok := strings.CutPrefix(ref, "bundles/"); ok {
+			found = append(found, name)
+		} else if strings.HasPrefix(ref, TenantsDir+"/") {
 			found = append(found, ref)
 		}
 	}

@@ -41,19 +41,27 @@ type Release struct {
 // Inspect reads the bundle NAME:VERSION at loc and lists every chart its
 // Flux objects pin and every image those charts' artifacts declare.
 func Inspect(ctx context.Context, loc *Location, bundle, version string) (*Release, error) {
-	img, err := loc.image(ctx, "bundles/"+bundle, version)
+	return InspectArtifact(ctx, loc, "bundles/"+bundle, version)
+}
+
+// InspectArtifact is Inspect for any Flux artifact distgen releases: a
+// platform bundle (bundles/NAME) or a tenant (tenants/NAME, whose sources
+// pin app charts under apps/).
+func InspectArtifact(ctx context.Context, loc *Location, repo, version string) (*Release, error) {
+	img, err := loc.image(ctx, repo, version)
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s:%s: %w", bundle, version, err)
+		return nil, fmt.Errorf("%s:%s: %w", repo, version, err)
 	}
 	d, err := img.Digest()
 	if err != nil {
 		return nil, err
 	}
-	rel := &Release{Bundle: Artifact{Repository: "bundles/" + bundle, Tag: version, Digest: d.String()}}
+	rel := &Release{Bundle: Artifact{Repository: repo, Tag: version, Digest: d.String()}}
 	charts, err := pinnedCharts(img)
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s:%s: %w", bundle, version, err)
+		return nil, fmt.Errorf("%s:%s: %w", repo, version, err)
 	}
+	bundle := repo
 	seen := map[string]bool{}
 	addImage := func(ref, where string) error {
 		if ref == "" || seen[ref] {
@@ -73,7 +81,7 @@ func Inspect(ctx context.Context, loc *Location, bundle, version string) (*Relea
 		return nil, err
 	}
 	for _, ref := range strings.Split(bm.Annotations[api.AnnotationImages], ",") {
-		if err := addImage(ref, "bundle "+bundle); err != nil {
+		if err := addImage(ref, bundle); err != nil {
 			return nil, err
 		}
 	}
