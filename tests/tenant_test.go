@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/kustomize"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -341,5 +343,38 @@ func TestTenantMirror(t *testing.T) {
 	}
 	if g := tenantBootstrap(t, boot)["acme-dev"]; g.src.Spec.Reference.Digest != dev.Artifact.Digest || g.ks.Spec.PostBuild.Substitute[api.RegistryVariable] != site+"/s" {
 		t.Errorf("bootstrap from the site: %+v %+v", g.src.Spec, g.ks.Spec.PostBuild)
+	}
+
+	// With the images relocated, every release in the tenant's namespace
+	// gets a post-renderer that points each image at the mirror's copy.
+	boot, err = (&action.TenantBootstrap{From: []string{"oci://" + site + "/s/tenants/acme-dev:" + dev.Version}, PlainHTTP: true, RelocateImages: true}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := tenantBootstrap(t, boot)["acme-dev"].ks
+	var relocated *kustomize.Patch
+	for i, p := range ks.Spec.Patches {
+		if p.Target != nil && p.Target.Kind == helmv2.HelmReleaseKind {
+			relocated = &ks.Spec.Patches[i]
+		}
+	}
+	if relocated == nil || relocated.Target.Namespace != dev.Namespace || relocated.Target.Name != "" {
+		t.Fatalf("no post-renderer patch for every release in %s: %+v", dev.Namespace, ks.Spec.Patches)
+	}
+	var ops []struct {
+		Value []helmv2.PostRenderer `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(relocated.Patch), &ops); err != nil || len(ops) != 1 || len(ops[0].Value) != 1 {
+		t.Fatalf("patch %s: %v", relocated.Patch, err)
+	}
+	got := map[string]string{}
+	for _, img := range ops[0].Value[0].Kustomize.Images {
+		got[img.Name] = img.NewName
+	}
+	for _, ref := range upstream {
+		to, _ := mirror.Relocated(site+"/s", ref)
+		if got[mirror.RepositoryOf(ref)] != to {
+			t.Errorf("image %s relocated to %q, want %q", ref, got[mirror.RepositoryOf(ref)], to)
+		}
 	}
 }

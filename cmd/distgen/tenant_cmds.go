@@ -146,7 +146,10 @@ digests without the network. Apply the output to a cluster that runs Flux.`,
   distgen tenant bootstrap --from oci://registry.example.com/platform --release dist/tenants/customers
 
   # one tenant of it
-  distgen tenant bootstrap --from oci://registry.example.com/platform --release dist/tenants/customers --tenant acme`,
+  distgen tenant bootstrap --from oci://registry.example.com/platform --release dist/tenants/customers --tenant acme
+
+  # an air-gapped site: the tenant, its charts and its images from the site's mirror
+  distgen tenant bootstrap --from oci://mirror.local/platform/tenants/acme:0.1.0 --relocate-images`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out, err := a.Run(cmd.Context())
@@ -158,6 +161,7 @@ digests without the network. Apply the output to a cluster that runs Flux.`,
 	cmd.Flags().StringSliceVar(&a.Tenants, "tenant", nil, "only these tenants of --release (repeatable)")
 	cmd.Flags().StringVar(&a.Registry, "registry", "", "HOST/PREFIX the app charts are pulled from (default: the prefix of --from)")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
+	cmd.Flags().BoolVar(&a.RelocateImages, "relocate-images", false, "pull every tenant image from the mirror at --registry (where distgen mirror put them)")
 	cmd.Flags().DurationVar(&a.Interval, "interval", 0, "reconciliation interval (default 10m)")
 	cmd.Flags().StringVar(&a.Out, "out", "", "write to this file instead of stdout")
 	_ = cmd.MarkFlagRequired("from")

@@ -126,21 +126,31 @@ func relocations(ctx context.Context, registry, bundle, version string, plainHTT
 			continue
 		}
 		ns, name, _ := strings.Cut(c.Release, "/")
-		r := flux.Relocation{Namespace: ns, Name: name}
-		seen := map[string]bool{}
-		for _, ref := range c.Images {
-			repo := mirror.RepositoryOf(ref)
-			if seen[repo] {
-				continue
-			}
-			seen[repo] = true
-			to, err := mirror.Relocated(registry, ref)
-			if err != nil {
-				return nil, err
-			}
-			r.Images = append(r.Images, kustomize.Image{Name: repo, NewName: to})
+		images, err := relocatedImages(registry, c.Images)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, r)
+		out = append(out, flux.Relocation{Namespace: ns, Name: name, Images: images})
+	}
+	return out, nil
+}
+
+// relocatedImages points each image repository of refs at its copy under
+// registry/images/, once per repository.
+func relocatedImages(registry string, refs []string) ([]kustomize.Image, error) {
+	var out []kustomize.Image
+	seen := map[string]bool{}
+	for _, ref := range refs {
+		repo := mirror.RepositoryOf(ref)
+		if seen[repo] {
+			continue
+		}
+		seen[repo] = true
+		to, err := mirror.Relocated(registry, ref)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, kustomize.Image{Name: repo, NewName: to})
 	}
 	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/internal/atomicfile"
+	"github.com/distgen/distgen/generator/mirror"
 	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/generator/render/flux"
 )
@@ -35,6 +36,10 @@ type TenantBootstrap struct {
 	Registry string
 	// PlainHTTP talks HTTP to a loopback registry.
 	PlainHTTP bool
+	// RelocateImages makes every release of a tenant pull its images from
+	// the mirror under Registry (where distgen mirror put them), reading the
+	// tenant's images from its artifact there.
+	RelocateImages bool
 	// Interval between reconciliations; 0 means 10 minutes.
 	Interval time.Duration
 	// Out, when set, is a file to write instead of returning the objects.
@@ -73,11 +78,17 @@ func (b *TenantBootstrap) Run(ctx context.Context) ([]byte, error) {
 		if registry == "" {
 			registry = r.prefix
 		}
-		docs, err := flux.BootstrapObjects(flux.Bootstrap{
+		spec := flux.Bootstrap{
 			Bundle: bundle, Tenant: r.tenant,
 			URL:    publish.SchemeRegistry + r.prefix + "/" + TenantsDir + "/" + r.tenant,
 			Digest: r.digest, Registry: registry, Insecure: b.PlainHTTP, Interval: interval,
-		})
+		}
+		if b.RelocateImages {
+			if spec.Relocate, err = tenantRelocation(ctx, registry, r, b.PlainHTTP); err != nil {
+				return nil, err
+			}
+		}
+		docs, err := flux.BootstrapObjects(spec)
 		if err != nil {
 			return nil, err
 		}
@@ -154,4 +165,32 @@ func (b *TenantBootstrap) resolve(ctx context.Context) ([]tenantRef, error) {
 		refs = append(refs, tenantRef{prefix: prefix, tenant: tenant, version: tag.TagStr(), digest: d.String()})
 	}
 	return refs, nil
+}
+
+// tenantRelocation reads a tenant's artifact in the mirror at registry and
+// points every release in the tenant's namespace at the mirror's copies of
+// the tenant's images.
+func tenantRelocation(ctx context.Context, registry string, r tenantRef, plainHTTP bool) ([]flux.Relocation, error) {
+	loc, err := mirror.Open(publish.SchemeRegistry+registry, plainHTTP)
+	if err != nil {
+		return nil, &UsageError{Msg: err.Error()}
+	}
+	rel, err := mirror.InspectArtifact(ctx, loc, TenantsDir+"/"+r.tenant, r.version)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %q: reading its images at %s: %w", r.tenant, registry, err)
+	}
+	if len(rel.Charts) == 0 || len(rel.Images) == 0 {
+		return nil, nil
+	}
+	// The tenant's app sources live in its namespace, beside its releases.
+	ns, _, _ := strings.Cut(rel.Charts[0].Release, "/")
+	refs := make([]string, len(rel.Images))
+	for i, img := range rel.Images {
+		refs[i] = img.Source
+	}
+	images, err := relocatedImages(registry, refs)
+	if err != nil {
+		return nil, err
+	}
+	return []flux.Relocation{{Namespace: ns, Images: images}}, nil
 }

@@ -40,7 +40,8 @@ type Bootstrap struct {
 	Relocate []Relocation
 }
 
-// Relocation points the images of one HelmRelease at a mirror.
+// Relocation points the images of one HelmRelease at a mirror; with no
+// Name, of every HelmRelease in Namespace.
 type Relocation struct {
 	Namespace, Name string
 	Images          []kustomize.Image
