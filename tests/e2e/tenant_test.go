@@ -15,6 +15,7 @@ import (
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +26,7 @@ import (
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/artifact"
+	"github.com/distgen/distgen/generator/mirror"
 	"github.com/distgen/distgen/tests/fixture"
 )
 
@@ -349,5 +351,79 @@ func TestTenantsReconcile10(t *testing.T) {
 	t.Logf("10 tenants: %d HelmReleases Ready %s after the build started", len(hrs), time.Since(start).Round(time.Millisecond))
 	if len(rel.Tenants) != 10 {
 		t.Errorf("%d tenants released", len(rel.Tenants))
+	}
+}
+
+// An air-gapped tenant: its release is mirrored from the origin prefix to
+// the site's, and bootstrapped from the site with its images relocated; the
+// real helm-controller renders the tenant's StatefulSet with the mirror's
+// image.
+func TestTenantAirGap(t *testing.T) {
+	s := tenantStack(t)
+	ctx := context.Background()
+	upstream := s.registry + "/upstream/redis:7.4.2"
+	img, err := random.Image(64<<10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(upstream, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	root := fixture.Copy(t, "../..", "versions.cue", "bundles", "packages", "schemas", "cue.mod")
+	fixture.Edit(t, filepath.Join(root, "packages", "apps", "redis", "values.yaml"), "image: docker.io/library/redis:7.4.2", "image: "+upstream)
+	if err := os.WriteFile(filepath.Join(root, "bundles", "airgap.cue"), []byte(`package bundles
+
+tenantBundles: airgap: {
+	version: "1.0.0"
+	tenants: solo: {
+		quota: {cpu: "2", memory: "4Gi"}
+		apps: ["redis"]
+		instances: cache: {app: "redis", wait: false}
+	}
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "airgap")
+	built, err := (&action.TenantBuild{TenantProject: action.TenantProject{Dir: root, Bundle: "airgap"}, Out: out}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&action.TenantPush{Dir: out, To: "oci://" + s.registry + "/origin", PlainHTTP: true}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	solo := built.Release.Tenants[0]
+	mirrored, err := (&action.Mirror{From: "oci://" + s.registry + "/origin/tenants/solo:" + solo.Version, To: "oci://" + s.registry + "/site", PlainHTTP: true}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("mirrored %d artifacts, %d bytes", len(mirrored.Artifacts), mirrored.Bytes)
+	boot, err := (&action.TenantBootstrap{From: []string{"oci://" + s.registry + "/site/tenants/solo:" + solo.Version}, PlainHTTP: true, RelocateImages: true, Interval: time.Minute}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.apply(ctx, boot); err != nil {
+		t.Fatal(err)
+	}
+	s.waitReady(t, api.LabelBundle+"=airgap", 1, 3*time.Minute, nil)
+	sts := s.getObj(t, schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}, solo.Namespace, "cache")
+	if sts == nil {
+		t.Fatal("no StatefulSet cache")
+	}
+	containers, _, _ := unstructured.NestedSlice(sts.Object, "spec", "template", "spec", "containers")
+	want, err := mirror.RelocatedRef(s.registry+"/site", upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(containers) == 0 || containers[0].(map[string]any)["image"] != want {
+		t.Errorf("redis runs %v, want the mirror's %s", containers, want)
+	}
+	src := s.getObj(t, ociGVR, solo.Namespace, "app-redis")
+	if url, _, _ := unstructured.NestedString(src.Object, "spec", "url"); url != "oci://"+s.registry+"/site/apps/redis" {
+		t.Errorf("the redis chart comes from %s, want the site", url)
 	}
 }
