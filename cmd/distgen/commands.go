@@ -78,12 +78,17 @@ when the whole build succeeds.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&a.Out, "out", "", "output directory (default dist/<bundle> in the project)")
-	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
-	cmd.Flags().IntVar(&a.Jobs, "jobs", 0, "charts built at once (default: one per CPU)")
-	cmd.Flags().BoolVar(&noCache, "no-cache", false, "lint, render and package every chart, even those the build cache holds")
+	addBuildFlags(cmd, &a.Out, "dist/<bundle>", &a.KubeVersion, &a.Jobs, &noCache)
 	addOutputFlag(cmd, &out)
 	return cmd
+}
+
+// addBuildFlags adds the flags distgen build and distgen tenant build share.
+func addBuildFlags(cmd *cobra.Command, out *string, defaultOut string, kubeVersion *string, jobs *int, noCache *bool) {
+	cmd.Flags().StringVar(out, "out", "", "output directory (default "+defaultOut+" in the project)")
+	cmd.Flags().StringVar(kubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
+	cmd.Flags().IntVar(jobs, "jobs", 0, "charts built at once (default: one per CPU)")
+	cmd.Flags().BoolVar(noCache, "no-cache", false, "lint, render and package every chart, even those the build cache holds")
 }
 
 // buildCache is the chart build cache ($DISTGEN_CACHE/builds or the user's

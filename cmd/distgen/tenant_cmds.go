@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/distgen/distgen/generator/action"
-	"github.com/distgen/distgen/generator/render/chart"
 )
 
 func newTenant(s streams, g *globals) *cobra.Command {
@@ -85,10 +84,7 @@ tenants/<tenant>/*.yaml and release.json with every digest.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&a.Out, "out", "", "output directory (default dist/tenants/<bundle> in the project)")
-	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
-	cmd.Flags().IntVar(&a.Jobs, "jobs", 0, "charts built at once (default: one per CPU)")
-	cmd.Flags().BoolVar(&noCache, "no-cache", false, "lint, render and package every app chart, even those the build cache holds")
+	addBuildFlags(cmd, &a.Out, "dist/tenants/<bundle>", &a.KubeVersion, &a.Jobs, &noCache)
 	addOutputFlag(cmd, &out)
 	return cmd
 }

@@ -69,15 +69,8 @@ func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := b.Out
-	if out == "" {
-		out = filepath.Join(proj.Root, "dist", pl.Bundle.Name)
-	}
-	out, err = filepath.Abs(out)
+	out, err := outputDir(b.Out, filepath.Join(proj.Root, "dist", pl.Bundle.Name))
 	if err != nil {
-		return nil, err
-	}
-	if err := checkReplaceable(out); err != nil {
 		return nil, err
 	}
 	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache})
@@ -288,6 +281,19 @@ func chartDigest(c *chart.Chart, created time.Time) (string, error) {
 		return "", err
 	}
 	return d.String(), nil
+}
+
+// outputDir is the absolute path of a build's output directory, out or
+// else def, once it is known that a build may replace it.
+func outputDir(out, def string) (string, error) {
+	if out == "" {
+		out = def
+	}
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return "", err
+	}
+	return out, checkReplaceable(out)
 }
 
 // checkReplaceable refuses to replace a directory that is not a previous

@@ -82,14 +82,8 @@ func (b *TenantBuild) Run(ctx context.Context) (*TenantBuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := b.Out
-	if out == "" {
-		out = filepath.Join(proj.Root, "dist", TenantsDir, tb.Name)
-	}
-	if out, err = filepath.Abs(out); err != nil {
-		return nil, err
-	}
-	if err := checkReplaceable(out); err != nil {
+	out, err := outputDir(b.Out, filepath.Join(proj.Root, "dist", TenantsDir, tb.Name))
+	if err != nil {
 		return nil, err
 	}
 	res, err := RenderTenants(ctx, proj, tb, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache})
