@@ -211,18 +211,12 @@ func checkOrder(t *testing.T, hrs []helmv2.HelmRelease) {
 	}
 }
 
+// get reads an object of the shared stack that must exist.
 func get(t *testing.T, gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
 	t.Helper()
-	var ri = cluster.client.Resource(gvr)
-	var obj *unstructured.Unstructured
-	var err error
-	if namespace != "" {
-		obj, err = ri.Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
-	} else {
-		obj, err = ri.Get(context.Background(), name, metav1.GetOptions{})
-	}
-	if err != nil {
-		t.Fatalf("%s %s/%s: %v", gvr.Resource, namespace, name, err)
+	obj := cluster.getObj(t, gvr, namespace, name)
+	if obj == nil {
+		t.Fatalf("%s %s/%s: not found", gvr.Resource, namespace, name)
 	}
 	return obj
 }

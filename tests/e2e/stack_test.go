@@ -22,8 +22,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -332,6 +334,19 @@ func (s *stack) resource(gk schema.GroupKind, version, namespace string) (dynami
 		return s.client.Resource(m.Resource).Namespace(namespace), nil
 	}
 	return s.client.Resource(m.Resource), nil
+}
+
+// getObj reads an object of the stack, or nil when it does not exist.
+func (s *stack) getObj(t *testing.T, gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
+	t.Helper()
+	obj, err := s.client.Resource(gvr).Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("%s %s/%s: %v", gvr.Resource, namespace, name, err)
+	}
+	return obj
 }
 
 func (s *stack) waitCRDs(ctx context.Context, timeout time.Duration) error {

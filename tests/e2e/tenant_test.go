@@ -17,8 +17,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -119,19 +117,6 @@ func tenantRelease(t *testing.T, s *stack, dir, bundle, prefix string, resolve b
 		t.Fatal(err)
 	}
 	return built.Release
-}
-
-// getObj reads an object of the stack, or nil when it does not exist.
-func (s *stack) getObj(t *testing.T, gvr schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
-	t.Helper()
-	obj, err := s.client.Resource(gvr).Namespace(namespace).Get(context.Background(), name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatalf("%s %s/%s: %v", gvr.Resource, namespace, name, err)
-	}
-	return obj
 }
 
 // waitFailed waits until a HelmRelease is not Ready for a reason whose
