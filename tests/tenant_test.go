@@ -177,25 +177,23 @@ func TestTenantPush(t *testing.T) {
 	}
 }
 
-// tenantBootstrap decodes a tenant bootstrap manifest strictly, by tenant.
-func tenantBootstrap(t *testing.T, manifest []byte) map[string]struct {
+// bootstrapPair is the source and Kustomization a bootstrap makes for one
+// tenant.
+type bootstrapPair struct {
 	src sourcev1.OCIRepository
 	ks  kustomizev1.Kustomization
-} {
+}
+
+// tenantBootstrap decodes a tenant bootstrap manifest strictly, by tenant.
+func tenantBootstrap(t *testing.T, manifest []byte) map[string]bootstrapPair {
 	t.Helper()
-	out := map[string]struct {
-		src sourcev1.OCIRepository
-		ks  kustomizev1.Kustomization
-	}{}
+	out := map[string]bootstrapPair{}
 	docs := strings.Split(strings.TrimPrefix(string(manifest), "---\n"), "---\n")
 	if len(docs)%2 != 0 {
 		t.Fatalf("tenant bootstrap: %d documents:\n%s", len(docs), manifest)
 	}
 	for i := 0; i < len(docs); i += 2 {
-		var pair struct {
-			src sourcev1.OCIRepository
-			ks  kustomizev1.Kustomization
-		}
+		var pair bootstrapPair
 		if err := yaml.UnmarshalStrict([]byte(docs[i]), &pair.src); err != nil {
 			t.Fatalf("tenant bootstrap: %v\n%s", err, docs[i])
 		}
