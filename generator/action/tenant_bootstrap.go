@@ -109,9 +109,9 @@ func (b *TenantBootstrap) fromRelease() ([]tenantRef, string, error) {
 	}
 	prefix, ok := strings.CutPrefix(b.From[0], publish.SchemeRegistry)
 	prefix = strings.TrimSuffix(prefix, "/")
-	_, last, nested := strings.Cut(prefix, "/")
+	// A valid repository below the prefix rules out a tag in it.
 	if _, err := name.NewRepository(prefix+"/"+TenantsDir+"/x", name.StrictValidation); !ok || err != nil ||
-		strings.Contains(prefix, "/"+TenantsDir+"/") || nested && strings.Contains(last, ":") {
+		strings.Contains(prefix, "/"+TenantsDir+"/") {
 		return nil, "", &UsageError{Msg: fmt.Sprintf("--from %q: with --release, want oci://HOST/PREFIX", b.From[0])}
 	}
 	var rel api.TenantRelease
