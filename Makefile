@@ -43,6 +43,7 @@ unit: tools ## The fast tests: CUE vet, go vet, unit, CLI and helm/cue interop (
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./tests/e2e/
 	DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) DISTGEN_CUE=$(CUE) $(GO) test -count=1 ./...
+	$(GO) test -race -count=1 -run 'TestBuildIsPure' ./generator/action/
 
 lint: tools $(STATICCHECK) ## Check formatting and vet Go and CUE sources; staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"maps"
 	"sort"
 
 	"github.com/distgen/distgen/generator/api"
@@ -105,10 +104,7 @@ func Build(b *api.Bundle) (*Plan, error) {
 		for _, fv := range c.FileValues {
 			s.ChartValues = Merge(s.ChartValues, fv)
 		}
-		s.Values = maps.Clone(c.Values)
-		if s.Values == nil {
-			s.Values = map[string]any{}
-		}
+		s.Values = Clone(c.Values)
 		s.FinalValues = Merge(s.ChartValues, s.Values)
 		for _, d := range c.DependsOn {
 			s.DependsOn = append(s.DependsOn, Ref{Name: d, Namespace: byName[d].Namespace})
@@ -161,11 +157,12 @@ func (p *Plan) Depth() int {
 // key by key, anything else in b replaces what a holds. Neither input is
 // changed. (Helm's own loader.MergeMaps does the same but would pull
 // network code into this package; a test holds the two to the same result.)
+//
+// The result shares nothing with a or b: Helm's coalescing writes into the
+// maps it is given, and a shared map would carry a chart's defaults into
+// the bundle's values.
 func Merge(a, b map[string]any) map[string]any {
-	out := maps.Clone(a)
-	if out == nil {
-		out = map[string]any{}
-	}
+	out := Clone(a)
 	for k, v := range b {
 		if bm, ok := v.(map[string]any); ok {
 			if am, ok := out[k].(map[string]any); ok {
@@ -173,7 +170,32 @@ func Merge(a, b map[string]any) map[string]any {
 				continue
 			}
 		}
-		out[k] = v
+		out[k] = cloneValue(v)
 	}
 	return out
+}
+
+// Clone returns a deep copy of values (maps, lists and scalars as decoded
+// from JSON or YAML); nil gives an empty map.
+func Clone(values map[string]any) map[string]any {
+	out := make(map[string]any, len(values))
+	for k, v := range values {
+		out[k] = cloneValue(v)
+	}
+	return out
+}
+
+func cloneValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return Clone(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = cloneValue(e)
+		}
+		return out
+	default:
+		return v
+	}
 }

@@ -79,7 +79,8 @@ func (c *Chart) HasValue(key string) bool {
 // over the chart's own, as Helm would install it, and returns the rendered
 // objects by source file and the images they and the chart declare.
 func (c *Chart) Render(release, namespace string, values map[string]any) (map[string]string, []string, error) {
-	vals, err := cutil.ToRenderValues(c.loaded, values, common.ReleaseOptions{
+	// Helm is handed copies: its coalescing writes into the maps it gets.
+	vals, err := cutil.ToRenderValues(c.loaded, plan.Clone(values), common.ReleaseOptions{
 		Name: release, Namespace: namespace, IsInstall: true,
 	}, c.caps)
 	if err != nil {
@@ -152,7 +153,7 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 		return nil, fmt.Errorf("staging chart: %w", err)
 	}
 	out := &Chart{Name: s.Chart, Version: s.Version, Metadata: c.Metadata}
-	linted := lint.RunAll(filepath.Join(stage, c.Name()), s.Values, comp.Namespace, lint.WithKubeVersion(kv))
+	linted := lint.RunAll(filepath.Join(stage, c.Name()), plan.Clone(s.Values), comp.Namespace, lint.WithKubeVersion(kv))
 	var lintErrs []error
 	for _, m := range linted.Messages {
 		path := strings.TrimPrefix(m.Path, stage+string(filepath.Separator))
@@ -254,7 +255,7 @@ func load(s *plan.Step, opts Options) (*chartv2.Chart, error) {
 // setValues makes the chart's values.yaml the merged values files. When the
 // values files are just values.yaml, it is kept as written, comments and all.
 func setValues(c *chartv2.Chart, s *plan.Step) error {
-	c.Values = s.ChartValues
+	c.Values = plan.Clone(s.ChartValues)
 	var raw *common.File
 	for _, f := range c.Raw {
 		if f.Name == chartutil.ValuesfileName {
