@@ -81,7 +81,7 @@ func WriteOptions(dir string, o Options) error {
 	// five components take over half of all dependencies.
 	hubs := []int{0, 1, 2, 3, 4}
 	files := map[string][]byte{
-		"bundles/bundles.cue": []byte(bundlesCUE),
+		"bundles/bundles.cue": []byte(BundlesCUE),
 	}
 	var bundle, versions strings.Builder
 	bundle.WriteString("package bundles\n\nbundles: bench: components: {\n")
@@ -235,7 +235,9 @@ func crds(r *rand.Rand, chart string, size int) []byte {
 	return []byte(b.String())
 }
 
-const bundlesCUE = `package bundles
+// BundlesCUE is the bundles.cue of a generated catalog: every bundle a
+// schemas.#Bundle, versioned by versions.cue.
+const BundlesCUE = `package bundles
 
 import (
 	"github.com/distgen/distgen/schemas"

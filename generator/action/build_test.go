@@ -13,6 +13,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/distgen/distgen/bench/catalog"
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/render/chart"
 	"github.com/distgen/distgen/tests/fixture"
@@ -38,20 +39,7 @@ func valuesCatalog(t *testing.T, dir string, n int, seed uint64) map[string]map[
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, seed+1))
 	files := map[string]string{
-		"bundles/bundles.cue": `package bundles
-
-import (
-	"github.com/distgen/distgen/schemas"
-	dist "github.com/distgen/distgen"
-)
-
-bundles: [Name=string]: schemas.#Bundle & {
-	name:        Name
-	version:     dist.versions.distribution
-	releaseDate: dist.versions.releaseDate
-	components: [C=string]: version: dist.versions.components[C].chart
-}
-`,
+		"bundles/bundles.cue": catalog.BundlesCUE,
 	}
 	want := map[string]map[string]any{}
 	var bundle, versions strings.Builder
