@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +28,10 @@ func vendorFixtures(t *testing.T, root string) int {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(root, upstream.VendorDir)
+	lock, err := upstream.ReadLock(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	for _, b := range proj.Bundles {
 		for _, c := range b.Components {
@@ -40,12 +46,24 @@ func vendorFixtures(t *testing.T, root string) int {
 					Raw: []*common.File{{Name: "values.yaml", Data: []byte("fixture: true\n")}},
 				}
 				ch.Values = map[string]any{"fixture": true}
-				if _, err := chartutil.Save(ch, dir); err != nil {
+				path, err := chartutil.Save(ch, dir)
+				if err != nil {
 					t.Fatal(err)
 				}
+				// Recorded in the lock, as distgen vendor does: a build
+				// refuses a vendored archive that nothing pins.
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum := sha256.Sum256(b)
+				lock.Set(u, "sha256:"+hex.EncodeToString(sum[:]), "")
 				n++
 			}
 		}
+	}
+	if err := lock.Write(root); err != nil {
+		t.Fatal(err)
 	}
 	return n
 }

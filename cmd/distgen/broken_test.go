@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/distgen/distgen/tests/fixture"
@@ -19,7 +21,11 @@ func TestBrokenBundles(t *testing.T) {
 	cases := []struct {
 		name    string
 		changes []change
-		want    []string // regexps the error output must match
+		// setup changes the copy in ways edits cannot (links, FIFOs).
+		setup func(t *testing.T, root string)
+		want  []string // regexps the error output must match
+		// vet: distgen vet must fail the same way.
+		vet bool
 	}{
 		{
 			name:    "type mismatch",
@@ -94,6 +100,83 @@ func TestBrokenBundles(t *testing.T) {
 			want: []string{`component "c": chart sets both path and upstream`},
 		},
 		{
+			name:  "symlink to a file outside the project",
+			setup: symlink("packages/system/app/templates/passwd.yaml", "/etc/passwd"),
+			want:  []string{`bundles/test\.cue:4:2: component "a": packages/system/app/templates/passwd\.yaml: symlink to /etc/passwd leaves the chart directory`},
+			vet:   true,
+		},
+		{
+			name:  "symlink into /proc",
+			setup: symlink("packages/system/app/files/env", "/proc/self/environ"),
+			want:  []string{`packages/system/app/files/env: symlink to /proc/self/environ leaves the chart directory`},
+			vet:   true,
+		},
+		{
+			name: "symlinked directory outside the project",
+			setup: func(t *testing.T, root string) {
+				outside := t.TempDir()
+				writeFile(t, filepath.Join(outside, "secret.yaml"), "kind: Secret\n")
+				symlink("packages/system/app/templates/ext", outside)(t, root)
+			},
+			want: []string{`packages/system/app/templates/ext: symlink to .* leaves the chart directory`},
+			vet:  true,
+		},
+		{
+			name: "chart directory is a symlink out of the project",
+			setup: func(t *testing.T, root string) {
+				outside := filepath.Join(t.TempDir(), "chart")
+				if err := os.CopyFS(outside, os.DirFS(filepath.Join(root, "packages/system/app"))); err != nil {
+					t.Fatal(err)
+				}
+				symlink("packages/system/linked", outside)(t, root)
+			},
+			changes: []change{{bundle, "chart: path: \"packages/system/app\"\n\t\tdependsOn: [\"b\"]", "chart: path: \"packages/system/linked\"\n\t\tdependsOn: [\"b\"]"}},
+			want:    []string{`component "c": chart directory packages/system/linked: resolves to .*, outside the project`},
+			vet:     true,
+		},
+		{
+			name:    "values file outside the chart",
+			changes: []change{{bundle, `values: greeting: "hi"`, "values: greeting: \"hi\"\n\t\tvaluesFiles: [\"values.yaml\", \"../../../../../outside/creds.yaml\"]"}},
+			want:    []string{`component "b": values file .*creds\.yaml: \.\./\.\./\.\./\.\./\.\./outside/creds\.yaml is not a path inside the chart directory`},
+			vet:     true,
+		},
+		{
+			name: "FIFO in the chart",
+			setup: func(t *testing.T, root string) {
+				if err := syscall.Mkfifo(filepath.Join(root, "packages/system/app/templates/pipe.yaml"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{`packages/system/app/templates/pipe\.yaml: not a regular file \(a FIFO\)`},
+			vet:  true,
+		},
+		{
+			name: "file over the size limit",
+			setup: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, "packages/system/app/files/big.bin"), strings.Repeat("x", 21<<20))
+			},
+			want: []string{`packages/system/app/files/big\.bin: 22020096 bytes, over the limit of 20971520 for one file`},
+			vet:  true,
+		},
+		{
+			name: "vendored archive unlike its pin",
+			setup: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, "packages/vendor/podinfo-6.5.0.tgz"), "another archive")
+			},
+			changes: []change{{bundle, "	opt: {", "	wrapped: {\n\t\tnamespace: \"ns-w\"\n\t\tchart: upstream: [{repository: \"https://stefanprodan.github.io/podinfo\", name: \"podinfo\", digest: \"sha256:" + strings.Repeat("0", 64) + "\"}]\n\t}\n\topt: {"}},
+			want:    []string{`component "wrapped": packages/vendor/podinfo-6\.5\.0\.tgz has digest sha256:[0-9a-f]{64}, not sha256:0{64} \(the digest the bundle pins\)`},
+			vet:     true,
+		},
+		{
+			name: "vendored archive neither pinned nor locked",
+			setup: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, "packages/vendor/podinfo-6.5.0.tgz"), "another archive")
+			},
+			changes: []change{{bundle, "	opt: {", "	wrapped: {\n\t\tnamespace: \"ns-w\"\n\t\tchart: upstream: [{repository: \"https://stefanprodan.github.io/podinfo\", name: \"podinfo\"}]\n\t}\n\topt: {"}},
+			want:    []string{`component "wrapped": packages/vendor/podinfo-6\.5\.0\.tgz: neither pinned by digest nor in versions\.lock\.json`},
+			vet:     true,
+		},
+		{
 			name:    "several problems at once",
 			changes: []change{{bundle, `dependsOn: ["a"]`, `dependsOn: ["a", "nope", "opt"]`}},
 			want:    []string{`dependsOn "nope"`, `depends on "opt", which is disabled`},
@@ -104,6 +187,20 @@ func TestBrokenBundles(t *testing.T) {
 			root := fixture.Copy(t, "testdata/base")
 			for _, c := range tc.changes {
 				edit(t, filepath.Join(root, c.file), c.old, c.new)
+			}
+			if tc.setup != nil {
+				tc.setup(t, root)
+			}
+			if tc.vet {
+				code, _, stderr := runCLI(t, "vet", "-C", root)
+				if code != exitUser {
+					t.Fatalf("vet: exit code %d, want %d\nstderr:\n%s", code, exitUser, stderr)
+				}
+				for _, w := range tc.want {
+					if !regexp.MustCompile(w).MatchString(stderr) {
+						t.Errorf("vet: stderr does not match %q:\n%s", w, stderr)
+					}
+				}
 			}
 			// A previous build's output must survive the failed build.
 			out := filepath.Join(t.TempDir(), "dist")
@@ -133,5 +230,30 @@ func TestBrokenBundles(t *testing.T) {
 				t.Errorf("output changed by a failed build:\nbefore %v\nafter  %v", before, after)
 			}
 		})
+	}
+}
+
+// symlink returns a setup that makes the link at rel (under the project
+// root) point at target.
+func symlink(rel, target string) func(*testing.T, string) {
+	return func(t *testing.T, root string) {
+		t.Helper()
+		path := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

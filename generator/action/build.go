@@ -249,12 +249,12 @@ func fluxArtifactRef(img v1.Image, repo, tag, file string) (api.ArtifactRef, err
 
 // upstreamResolver finds upstream chart archives: the project's vendor
 // directory, then the cache by the lock's digests.
-func upstreamResolver(root string, lock *upstream.Lock) (func(api.Upstream) (string, error), error) {
+func upstreamResolver(root string, lock *upstream.Lock) (func(api.Upstream) ([]byte, error), error) {
 	cache, err := upstream.DefaultCache()
 	if err != nil {
 		return nil, err
 	}
-	return func(u api.Upstream) (string, error) { return upstream.Resolve(root, lock, cache, u) }, nil
+	return func(u api.Upstream) ([]byte, error) { return upstream.Resolve(root, lock, cache, u) }, nil
 }
 
 // BundleMeta is the metadata of a bundle's artifact.

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/chartdir"
 	"github.com/distgen/distgen/generator/artifact"
 	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/load"
@@ -113,10 +114,13 @@ func (b *TenantBuild) Run(ctx context.Context) (*TenantBuildResult, error) {
 // appStep is the build step of an app chart: its chart directory and
 // values.yaml, at the version versions.cue pins.
 func appStep(proj *api.Project, app string) (*plan.Step, error) {
-	dir := filepath.Join(proj.Root, api.AppsDir, app)
-	raw, err := os.ReadFile(filepath.Join(dir, "values.yaml"))
+	dir, err := chartdir.Resolve(proj.Root, filepath.Join(proj.Root, api.AppsDir, app))
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", api.AppsDir, app, err)
+	}
+	raw, err := chartdir.ReadFile(dir, "values.yaml", chartdir.DefaultLimits.File)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		return nil, fmt.Errorf("%s/%s/values.yaml: %w", api.AppsDir, app, err)
 	}
 	values := map[string]any{}
 	if err := yaml.Unmarshal(raw, &values); err != nil {

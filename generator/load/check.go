@@ -2,7 +2,9 @@ package load
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,11 +13,16 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 
 	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/chartdir"
 )
 
 // resolveChart checks a component's chart source, resolves its directory and
 // reads its values files.
-func resolveChart(c *api.Component, root string) Errors {
+//
+// The files of a chart directory are checked once (checked holds the
+// directories done), so a problem in a chart that several components share
+// is reported once, at the first of them.
+func resolveChart(c *api.Component, root string, checked map[string]bool) Errors {
 	fail := func(format string, args ...any) Errors {
 		return Errors{{Pos: c.Pos, Component: c.Name, Msg: fmt.Sprintf(format, args...)}}
 	}
@@ -46,27 +53,47 @@ func resolveChart(c *api.Component, root string) Errors {
 	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
 		return fail("chart directory %s: no Chart.yaml (missing chart directory?)", src.Path)
 	}
-	c.ChartDir = dir
+	real, err := chartdir.Resolve(root, dir)
+	if err != nil {
+		return fail("chart directory %s: %v", src.Path, err)
+	}
+	c.ChartDir = real
 	var errs Errors
+	if !checked[real] {
+		checked[real] = true
+		if err := chartdir.Check(real, src.Path, chartdir.DefaultLimits); err != nil {
+			for _, e := range unjoin(err) {
+				errs = append(errs, fail("%v", e)...)
+			}
+		}
+	}
 	for _, f := range c.ValuesFiles {
-		path := filepath.Join(dir, filepath.FromSlash(f))
-		data, err := os.ReadFile(path)
+		shown := filepath.ToSlash(filepath.Join(src.Path, f))
+		data, err := chartdir.ReadFile(real, f, chartdir.DefaultLimits.File)
 		if err != nil {
-			if os.IsNotExist(err) && f == "values.yaml" {
+			if errors.Is(err, fs.ErrNotExist) && f == "values.yaml" {
 				c.FileValues = append(c.FileValues, map[string]any{})
 				continue
 			}
-			errs = append(errs, fail("values file %s: %v", filepath.ToSlash(filepath.Join(src.Path, f)), err)...)
+			errs = append(errs, fail("values file %s: %v", shown, err)...)
 			continue
 		}
 		vals, err := loader.LoadValues(bytes.NewReader(data))
 		if err != nil {
-			errs = append(errs, fail("values file %s: %v", filepath.ToSlash(filepath.Join(src.Path, f)), err)...)
+			errs = append(errs, fail("values file %s: %v", shown, err)...)
 			continue
 		}
 		c.FileValues = append(c.FileValues, vals)
 	}
 	return errs
+}
+
+// unjoin returns the errors joined in err, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // check runs the checks that span the components of a bundle.

@@ -125,8 +125,9 @@ func Project(root string) (*api.Project, error) {
 		return nil, fromCUE(err, root, lookup)
 	}
 	decls := declarations(insts[1].Files, root)
+	checked := map[string]bool{}
 	for iter.Next() {
-		b, berrs := decodeBundle(iter.Value(), root, decls)
+		b, berrs := decodeBundle(iter.Value(), root, decls, checked)
 		errs = append(errs, berrs...)
 		if b != nil {
 			p.Bundles[b.Name] = b
@@ -223,7 +224,7 @@ func decodeVersions(v cue.Value, out *api.Versions) error {
 	return nil
 }
 
-func decodeBundle(v cue.Value, root string, decls map[string]string) (*api.Bundle, Errors) {
+func decodeBundle(v cue.Value, root string, decls map[string]string, checked map[string]bool) (*api.Bundle, Errors) {
 	var raw struct {
 		Name        string   `json:"name"`
 		Version     string   `json:"version"`
@@ -258,7 +259,7 @@ func decodeBundle(v cue.Value, root string, decls map[string]string) (*api.Bundl
 		if c.Values == nil {
 			c.Values = map[string]any{}
 		}
-		errs = append(errs, resolveChart(c, root)...)
+		errs = append(errs, resolveChart(c, root, checked)...)
 		b.Components = append(b.Components, c)
 	}
 	sort.Slice(b.Components, func(i, j int) bool { return b.Components[i].Name < b.Components[j].Name })

@@ -196,22 +196,32 @@ var ErrNotVendored = errors.New("upstream chart not vendored")
 // (<name>-<version>.tgz), relative to its root.
 const VendorDir = "packages/vendor"
 
-// Resolve finds the archive of u: the project's vendor directory first,
-// then the cache, by the digest the lock records (or the pin, when set).
-func Resolve(root string, lock *Lock, cache Cache, u api.Upstream) (string, error) {
-	local := filepath.Join(root, VendorDir, u.ArchiveName())
-	if _, err := os.Stat(local); err == nil {
-		return local, nil
-	}
-	want := u.Digest
+// Resolve returns the archive of u: the project's vendor directory first,
+// then the cache. Wherever it is found, it must have the digest u pins or
+// else the one the lock records; an archive in the vendor directory that
+// neither pins is refused too, since nothing says it is the chart released.
+func Resolve(root string, lock *Lock, cache Cache, u api.Upstream) ([]byte, error) {
+	want, from := u.Digest, "the digest the bundle pins"
 	if e := lock.Get(u); e != nil && want == "" {
-		want = e.Digest
+		want, from = e.Digest, LockFile
+	}
+	local := filepath.Join(VendorDir, u.ArchiveName())
+	if b, err := os.ReadFile(filepath.Join(root, local)); err == nil {
+		switch got := digest(b); {
+		case want == "":
+			return nil, fmt.Errorf("%s: neither pinned by digest nor in %s; record it with: distgen vendor", local, LockFile)
+		case got != want:
+			return nil, fmt.Errorf("%s has digest %s, not %s (%s)", local, got, want, from)
+		}
+		return b, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
 	}
 	if want != "" {
-		if _, ok := cache.Get(want); ok {
-			return cache.Path(want), nil
+		if b, ok := cache.Get(want); ok {
+			return b, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %s %s from %s is neither in %s nor cached; fetch it with: distgen vendor",
+	return nil, fmt.Errorf("%w: %s %s from %s is neither in %s nor cached; fetch it with: distgen vendor",
 		ErrNotVendored, u.Name, u.Version, u.Repository, VendorDir)
 }

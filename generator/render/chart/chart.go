@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/chartdir"
 	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/plan"
 )
@@ -41,11 +43,26 @@ type Options struct {
 	// ScratchDir is a directory the build may write into (lint needs the
 	// chart on disk).
 	ScratchDir string
-	// Upstream finds the archive of an upstream chart a wrapper depends on.
-	Upstream func(api.Upstream) (string, error)
+	// Upstream returns the archive of an upstream chart a wrapper depends
+	// on, checked against its pinned or locked digest.
+	Upstream func(api.Upstream) ([]byte, error)
+	// Limits bound the files of a chart directory; zero fields take
+	// chartdir.DefaultLimits.
+	Limits chartdir.Limits
 	// Cache, when set, keeps every chart's result, so an unchanged chart is
 	// not linted, rendered and packaged again.
 	Cache *Cache
+}
+
+func (o Options) limits() chartdir.Limits {
+	l := o.Limits
+	if l.File <= 0 {
+		l.File = chartdir.DefaultLimits.File
+	}
+	if l.Chart <= 0 {
+		l.Chart = chartdir.DefaultLimits.Chart
+	}
+	return l
 }
 
 // Chart is a packaged chart.
@@ -215,8 +232,15 @@ func load(s *plan.Step, opts Options) (*chartv2.Chart, error) {
 	comp := s.Component
 	var c *chartv2.Chart
 	if comp.ChartDir != "" {
-		var err error
-		if c, err = loader.LoadDir(comp.ChartDir); err != nil {
+		shown := comp.Chart.Path
+		if shown == "" { // an app chart
+			shown, _ = filepath.Rel(opts.Root, comp.ChartDir)
+		}
+		files, err := chartdir.Read(comp.ChartDir, filepath.ToSlash(shown), opts.limits())
+		if err != nil {
+			return nil, err
+		}
+		if c, err = loader.LoadFiles(files); err != nil {
 			return nil, fmt.Errorf("loading chart %s: %w", comp.Chart.Path, err)
 		}
 		// Values files other than values.yaml are merged into values.yaml;
@@ -227,13 +251,13 @@ func load(s *plan.Step, opts Options) (*chartv2.Chart, error) {
 				extra[filepath.ToSlash(f)] = true
 			}
 		}
-		files := c.Files[:0]
+		kept := c.Files[:0]
 		for _, f := range c.Files {
 			if !extra[f.Name] {
-				files = append(files, f)
+				kept = append(kept, f)
 			}
 		}
-		c.Files = files
+		c.Files = kept
 	} else {
 		var err error
 		if c, err = wrapper(s, opts); err != nil {
@@ -302,11 +326,11 @@ func wrapper(s *plan.Step, opts Options) (*chartv2.Chart, error) {
 		if opts.Upstream == nil {
 			return nil, fmt.Errorf("no source for upstream chart %s %s", u.Name, u.Version)
 		}
-		path, err := opts.Upstream(u)
+		archive, err := opts.Upstream(u)
 		if err != nil {
 			return nil, err
 		}
-		sub, err := loader.LoadFile(path)
+		sub, err := loader.LoadArchive(bytes.NewReader(archive))
 		if err != nil {
 			return nil, fmt.Errorf("loading upstream chart %s %s: %w", u.Name, u.Version, err)
 		}
