@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/api"
-	"github.com/distgen/distgen/generator/chartdir"
 	"github.com/distgen/distgen/generator/artifact"
+	"github.com/distgen/distgen/generator/chartdir"
 	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/plan"
