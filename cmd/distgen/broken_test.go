@@ -26,6 +26,8 @@ func TestBrokenBundles(t *testing.T) {
 		want  []string // regexps the error output must match
 		// vet: distgen vet must fail the same way.
 		vet bool
+		// args are further flags of distgen build.
+		args []string
 	}{
 		{
 			name:    "type mismatch",
@@ -177,6 +179,22 @@ func TestBrokenBundles(t *testing.T) {
 			vet:     true,
 		},
 		{
+			name:    "template that loops for ever",
+			changes: []change{{"packages/system/app/templates/loop.yaml", "", "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}\n"}},
+			args:    []string{"--chart-timeout", "2s"},
+			want:    []string{`bundles/test\.cue:4:2: component "a": render: .*rendering took longer than 2s, the time limit for one chart \(--chart-timeout\)`},
+		},
+		{
+			name:    "template that renders gigabytes",
+			changes: []change{{"packages/system/app/templates/big.yaml", "", "x: {{ repeat 400000000 \"x\" }}\n"}},
+			want:    []string{`component "a": render: .*repeat makes 400000000 bytes, more than the 134217728 a chart may render \(--max-render-size\)`},
+		},
+		{
+			name: "output over the render size",
+			args: []string{"--max-render-size", "10"},
+			want: []string{`component "a": render: over a bound: the rendered manifests hold \d+ bytes, more than the 10 a chart may render \(--max-render-size\)`},
+		},
+		{
 			name:    "several problems at once",
 			changes: []change{{bundle, `dependsOn: ["a"]`, `dependsOn: ["a", "nope", "opt"]`}},
 			want:    []string{`dependsOn "nope"`, `depends on "opt", which is disabled`},
@@ -214,7 +232,7 @@ func TestBrokenBundles(t *testing.T) {
 			}
 			before := fixture.Read(t, filepath.Dir(out))
 
-			code, stdout, stderr := runCLI(t, "build", "-C", root, "--out", out)
+			code, stdout, stderr := runCLI(t, append([]string{"build", "-C", root, "--out", out}, tc.args...)...)
 			if code != exitUser {
 				t.Fatalf("exit code %d, want %d\nstderr:\n%s", code, exitUser, stderr)
 			}

@@ -321,3 +321,30 @@ func TestTenantCommands(t *testing.T) {
 		t.Errorf("tenant bootstrap of a missing tenant: exit %d: %s", code, errOut)
 	}
 }
+
+// Bad flags of a build are refused before anything is rendered, each named
+// once however many components there are.
+func TestBuildFlagsChecked(t *testing.T) {
+	for _, cmd := range [][]string{
+		{"build", "-C", "testdata/base", "--out", filepath.Join(t.TempDir(), "out")},
+		{"template", "a", "-C", "testdata/base"},
+	} {
+		args := append(cmd, "--jobs", "-3", "--kube-version", "banana", "--chart-timeout", "-1s")
+		if cmd[0] == "template" {
+			args = append(cmd, "--kube-version", "banana", "--chart-timeout", "-1s")
+		}
+		code, stdout, stderr := runCLI(t, args...)
+		if code != exitUser || stdout != "" {
+			t.Fatalf("%v: exit %d, stdout %q, want 1 and nothing", args, code, stdout)
+		}
+		wants := []string{`--kube-version "banana": not a Kubernetes version such as v1.33.0`, "--chart-timeout -1s: want a positive duration"}
+		if cmd[0] == "build" {
+			wants = append(wants, "--jobs -3: want 0 (one per CPU) or more")
+		}
+		for _, want := range wants {
+			if n := strings.Count(stderr, want); n != 1 {
+				t.Errorf("%v: %q appears %d times, want once:\n%s", args, want, n, stderr)
+			}
+		}
+	}
+}

@@ -78,17 +78,24 @@ when the whole build succeeds.`,
 			})
 		},
 	}
-	addBuildFlags(cmd, &a.Out, "dist/<bundle>", &a.KubeVersion, &a.Jobs, &noCache)
+	addBuildFlags(cmd, &a.Out, "dist/<bundle>", &a.KubeVersion, &a.Jobs, &noCache, &a.Bounds)
 	addOutputFlag(cmd, &out)
 	return cmd
 }
 
 // addBuildFlags adds the flags distgen build and distgen tenant build share.
-func addBuildFlags(cmd *cobra.Command, out *string, defaultOut string, kubeVersion *string, jobs *int, noCache *bool) {
+func addBuildFlags(cmd *cobra.Command, out *string, defaultOut string, kubeVersion *string, jobs *int, noCache *bool, bounds *chart.Bounds) {
 	cmd.Flags().StringVar(out, "out", "", "output directory (default "+defaultOut+" in the project)")
 	cmd.Flags().StringVar(kubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
 	cmd.Flags().IntVar(jobs, "jobs", 0, "charts built at once (default: one per CPU)")
 	cmd.Flags().BoolVar(noCache, "no-cache", false, "lint, render and package every chart, even those the build cache holds")
+	addBoundsFlags(cmd, bounds)
+}
+
+// addBoundsFlags adds the limits of one chart's lint and render.
+func addBoundsFlags(cmd *cobra.Command, b *chart.Bounds) {
+	cmd.Flags().DurationVar(&b.Timeout, "chart-timeout", chart.DefaultBounds.Timeout, "time one chart's lint and render may take")
+	cmd.Flags().Int64Var(&b.Output, "max-render-size", chart.DefaultBounds.Output, "bytes of manifests one chart may render")
 }
 
 // buildCache is the chart build cache ($DISTGEN_CACHE/builds or the user's
@@ -120,6 +127,7 @@ func newTemplate(s streams, g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for")
+	addBoundsFlags(cmd, &a.Bounds)
 	return cmd
 }
 

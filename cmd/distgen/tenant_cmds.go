@@ -84,7 +84,7 @@ tenants/<tenant>/*.yaml and release.json with every digest.`,
 			})
 		},
 	}
-	addBuildFlags(cmd, &a.Out, "dist/tenants/<bundle>", &a.KubeVersion, &a.Jobs, &noCache)
+	addBuildFlags(cmd, &a.Out, "dist/tenants/<bundle>", &a.KubeVersion, &a.Jobs, &noCache, &a.Bounds)
 	addOutputFlag(cmd, &out)
 	return cmd
 }

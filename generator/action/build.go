@@ -18,6 +18,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"helm.sh/helm/v4/pkg/chart/common"
+
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/artifact"
 	"github.com/distgen/distgen/generator/inventory"
@@ -47,6 +49,8 @@ type Build struct {
 	// Cache, when set, keeps each chart's result so that an unchanged chart
 	// is not linted, rendered and packaged again.
 	Cache *chart.Cache
+	// Bounds limit each chart's lint and render.
+	Bounds chart.Bounds
 }
 
 // BuildResult is what a build wrote.
@@ -73,7 +77,7 @@ func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache})
+	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache, Bounds: b.Bounds})
 	if err != nil {
 		return nil, err
 	}
@@ -92,11 +96,36 @@ type RenderOptions struct {
 	Only []string
 	// Cache keeps the charts' results; nil builds every chart afresh.
 	Cache *chart.Cache
+	// Bounds limit each chart's lint and render.
+	Bounds chart.Bounds
+}
+
+// Check refuses options no build can use, before anything is rendered.
+func (o RenderOptions) Check() error {
+	var errs []error
+	if o.Jobs < 0 {
+		errs = append(errs, &UsageError{Msg: fmt.Sprintf("--jobs %d: want 0 (one per CPU) or more", o.Jobs)})
+	}
+	if o.KubeVersion != "" {
+		if _, err := common.ParseKubeVersion(o.KubeVersion); err != nil {
+			errs = append(errs, &UsageError{Msg: fmt.Sprintf("--kube-version %q: not a Kubernetes version such as %s", o.KubeVersion, chart.DefaultKubeVersion)})
+		}
+	}
+	if o.Bounds.Timeout < 0 {
+		errs = append(errs, &UsageError{Msg: fmt.Sprintf("--chart-timeout %s: want a positive duration", o.Bounds.Timeout)})
+	}
+	if o.Bounds.Output < 0 {
+		errs = append(errs, &UsageError{Msg: fmt.Sprintf("--max-render-size %d: want a positive number of bytes", o.Bounds.Output)})
+	}
+	return errors.Join(errs...)
 }
 
 // Render builds a planned bundle in memory: charts (in parallel, bounded),
 // their artifacts' digests, the Flux objects and the bundle's digest.
 func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptions) (*Output, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
 	scratch, err := os.MkdirTemp("", "distgen-")
 	if err != nil {
 		return nil, err
@@ -124,7 +153,7 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	}
 	opts := chart.Options{
 		Root: proj.Root, Bundle: pl.Bundle.Name, ReleaseDate: pl.Bundle.ReleaseDate,
-		KubeVersion: o.KubeVersion, ScratchDir: scratch, Upstream: resolve, Cache: o.Cache,
+		KubeVersion: o.KubeVersion, ScratchDir: scratch, Upstream: resolve, Cache: o.Cache, Bounds: o.Bounds,
 	}
 	if len(o.Only) > 0 {
 		opts.Cache = nil // template prints the rendered objects, which the cache does not keep

@@ -3,6 +3,8 @@ package action
 import (
 	"context"
 	"io"
+
+	"github.com/distgen/distgen/generator/render/chart"
 )
 
 // Template renders the manifests of one component with its final values,
@@ -12,6 +14,8 @@ type Template struct {
 	Component   string
 	KubeVersion string
 	Log         io.Writer
+	// Bounds limit the chart's lint and render.
+	Bounds chart.Bounds
 }
 
 // Run returns the rendered objects as one YAML stream.
@@ -20,7 +24,7 @@ func (t *Template) Run(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: t.KubeVersion, Log: t.Log, Only: []string{t.Component}})
+	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: t.KubeVersion, Log: t.Log, Only: []string{t.Component}, Bounds: t.Bounds})
 	if err != nil {
 		return "", err
 	}

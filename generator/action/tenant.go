@@ -61,6 +61,8 @@ type TenantBuild struct {
 	Log         io.Writer
 	// Cache keeps the app charts' results; nil builds them afresh.
 	Cache *chart.Cache
+	// Bounds limit each chart's lint and render.
+	Bounds chart.Bounds
 }
 
 // TenantOutput is a tenant bundle built in memory.
@@ -87,7 +89,7 @@ func (b *TenantBuild) Run(ctx context.Context) (*TenantBuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := RenderTenants(ctx, proj, tb, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache})
+	res, err := RenderTenants(ctx, proj, tb, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache, Bounds: b.Bounds})
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +142,9 @@ func appStep(proj *api.Project, app string) (*plan.Step, error) {
 
 // RenderTenants builds a tenant bundle in memory.
 func RenderTenants(ctx context.Context, proj *api.Project, tb *api.TenantBundle, o RenderOptions) (*TenantOutput, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
 	used := map[string]bool{}
 	for _, t := range tb.Tenants {
 		for _, in := range t.Instances {
@@ -156,7 +161,7 @@ func RenderTenants(ctx context.Context, proj *api.Project, tb *api.TenantBundle,
 		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	opts := chart.Options{Root: proj.Root, Bundle: tb.Name, ReleaseDate: tb.ReleaseDate, KubeVersion: o.KubeVersion, ScratchDir: scratch, Cache: o.Cache}
+	opts := chart.Options{Root: proj.Root, Bundle: tb.Name, ReleaseDate: tb.ReleaseDate, KubeVersion: o.KubeVersion, ScratchDir: scratch, Cache: o.Cache, Bounds: o.Bounds}
 	charts := make([]*chart.Chart, len(apps))
 	digests := make([]string, len(apps))
 	err = forEach(ctx, o.Jobs, len(apps), func(i int) error {

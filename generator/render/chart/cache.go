@@ -48,6 +48,9 @@ type entry struct {
 	SHA256 string   `json:"sha256"`
 	Lint   []string `json:"lint,omitempty"`
 	Images []string `json:"images,omitempty"`
+	// Rendered is the size of the rendered manifests, held against the
+	// output bound of a later build.
+	Rendered int64 `json:"rendered"`
 }
 
 func (c *Cache) path(key, ext string) string { return filepath.Join(c.Dir, key[:2], key+ext) }
@@ -77,7 +80,7 @@ func (c *Cache) get(key string) ([]byte, *entry, bool) {
 // written costs speed only.
 func (c *Cache) put(key string, out *Chart) {
 	sum := sha256.Sum256(out.Archive)
-	b, err := json.Marshal(entry{SHA256: hex.EncodeToString(sum[:]), Lint: out.Lint, Images: out.Images})
+	b, err := json.Marshal(entry{SHA256: hex.EncodeToString(sum[:]), Lint: out.Lint, Images: out.Images, Rendered: renderedSize(out.Manifests)})
 	if err != nil || os.MkdirAll(filepath.Dir(c.path(key, "")), 0o755) != nil {
 		return
 	}

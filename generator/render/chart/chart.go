@@ -2,6 +2,7 @@ package chart
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -49,6 +50,9 @@ type Options struct {
 	// Limits bound the files of a chart directory; zero fields take
 	// chartdir.DefaultLimits.
 	Limits chartdir.Limits
+	// Bounds limit the time and output of one chart's lint and render;
+	// zero fields take DefaultBounds.
+	Bounds Bounds
 	// Cache, when set, keeps every chart's result, so an unchanged chart is
 	// not linted, rendered and packaged again.
 	Cache *Cache
@@ -84,6 +88,7 @@ type Chart struct {
 
 	loaded *chartv2.Chart
 	caps   *common.Capabilities
+	bounds Bounds
 }
 
 // HasValue reports whether the chart's values.yaml sets the top-level key.
@@ -96,6 +101,12 @@ func (c *Chart) HasValue(key string) bool {
 // over the chart's own, as Helm would install it, and returns the rendered
 // objects by source file and the images they and the chart declare.
 func (c *Chart) Render(release, namespace string, values map[string]any) (map[string]string, []string, error) {
+	b := c.bounds.orDefault()
+	return c.render(b, time.Now().Add(b.Timeout), release, namespace, values)
+}
+
+// render renders within the bounds b, by the deadline.
+func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, values map[string]any) (map[string]string, []string, error) {
 	// Helm is handed copies: its coalescing writes into the maps it gets.
 	vals, err := cutil.ToRenderValues(c.loaded, plan.Clone(values), common.ReleaseOptions{
 		Name: release, Namespace: namespace, IsInstall: true,
@@ -103,7 +114,10 @@ func (c *Chart) Render(release, namespace string, values map[string]any) (map[st
 	if err != nil {
 		return nil, nil, fmt.Errorf("values: %w", err)
 	}
-	rendered, err := engine.Render(c.loaded, vals)
+	rendered, err := within(b, deadline, "rendering", func() (map[string]string, error) {
+		e := engine.Engine{CustomTemplateFuncs: guardFuncs(b, deadline)}
+		return e.RenderWithContext(context.Background(), c.loaded, vals)
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("render: %w", err)
 	}
@@ -116,6 +130,9 @@ func (c *Chart) Render(release, namespace string, values map[string]any) (map[st
 	}
 	for _, crd := range c.loaded.CRDObjects() {
 		manifests[crd.Filename] = string(crd.File.Data)
+	}
+	if err := b.checkOutput(manifests); err != nil {
+		return nil, nil, err
 	}
 	found, err := inventory.FromManifests(manifests)
 	if err != nil {
@@ -153,10 +170,13 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 			return nil, err
 		}
 		if archive, e, ok := opts.Cache.get(cacheKey); ok {
+			if err := opts.Bounds.orDefault().checkSize(e.Rendered); err != nil {
+				return nil, fmt.Errorf("render: %w", err)
+			}
 			return &Chart{
 				Name: s.Chart, Version: s.Version, Metadata: c.Metadata,
 				Archive: archive, Lint: e.Lint, Images: e.Images,
-				loaded: c, caps: caps,
+				loaded: c, caps: caps, bounds: opts.Bounds,
 			}, nil
 		}
 	}
@@ -169,8 +189,20 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	if err := chartutil.SaveDir(c, stage); err != nil {
 		return nil, fmt.Errorf("staging chart: %w", err)
 	}
-	out := &Chart{Name: s.Chart, Version: s.Version, Metadata: c.Metadata}
-	linted := lint.RunAll(filepath.Join(stage, c.Name()), plan.Clone(s.Values), comp.Namespace, lint.WithKubeVersion(kv))
+	out := &Chart{Name: s.Chart, Version: s.Version, Metadata: c.Metadata, loaded: c, caps: caps, bounds: opts.Bounds}
+	// Rendered first, with the guarded template functions, so that a
+	// runaway template is stopped there; lint renders it again.
+	b := opts.Bounds.orDefault()
+	deadline := time.Now().Add(b.Timeout)
+	if out.Manifests, out.Images, err = out.render(b, deadline, comp.ReleaseName, comp.Namespace, s.Values); err != nil {
+		return nil, err
+	}
+	linted, err := within(b, deadline, "linting", func() (support.Linter, error) {
+		return lint.RunAll(filepath.Join(stage, c.Name()), plan.Clone(s.Values), comp.Namespace, lint.WithKubeVersion(kv)), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lint: %w", err)
+	}
 	var lintErrs []error
 	for _, m := range linted.Messages {
 		path := strings.TrimPrefix(m.Path, stage+string(filepath.Separator))
@@ -183,11 +215,6 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	}
 	if len(lintErrs) > 0 {
 		return nil, fmt.Errorf("lint: %w", errors.Join(lintErrs...))
-	}
-
-	out.loaded, out.caps = c, caps
-	if out.Manifests, out.Images, err = out.Render(comp.ReleaseName, comp.Namespace, s.Values); err != nil {
-		return nil, err
 	}
 
 	path, err := chartutil.Save(c, stage)
