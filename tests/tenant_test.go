@@ -118,7 +118,7 @@ func TestTenantBroken(t *testing.T) {
 		{"missing parent", `parent: "acme"`, `parent: "globex"`, []string{"bundles/tenants.cue:", `parent "globex" is not a tenant`}},
 		{"circular parents", `quota: {cpu: "16", memory: "64Gi", storage: "500Gi"}`, `parent: "acme-dev"
 			quota: {cpu: "16", memory: "64Gi", storage: "500Gi"}`, []string{"parents nest in a circle: acme -> acme-dev -> acme"}},
-		{"bad quota", `quota: {cpu: "4", memory: "8Gi"}`, `quota: {cpu: "4 cores", memory: "8Gi"}`, []string{"bundles/tenants.cue:", "quota.cpu", "out of bound"}},
+		{"bad quota", `quota: {cpu: "4", memory: "8Gi"}`, `quota: {cpu: "4 cores", memory: "8Gi"}`, []string{"bundles/tenants.cue:", "quota.cpu", "must be a Kubernetes quantity such as 500m, 4, 16Gi"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := fixture.Copy(t, repoRoot, fixture.ProjectSources...)

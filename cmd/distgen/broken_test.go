@@ -28,11 +28,13 @@ func TestBrokenBundles(t *testing.T) {
 		vet bool
 		// args are further flags of distgen build.
 		args []string
+		// once are regexps that must match exactly once.
+		once []string
 	}{
 		{
 			name:    "type mismatch",
 			changes: []change{{bundle, `namespace: "ns-a"`, `namespace: "ns-a"` + "\n\t\tprivileged: \"yes\""}},
-			want:    []string{`bundles/test\.cue:6:15: bundles\.test\.components\.a\.privileged: conflicting values "yes" and bool`},
+			want:    []string{`bundles/test\.cue:6:15: bundles\.test\.components\.a\.privileged: invalid value "yes": must be a bool \(schema: privileged: bool \| \*false\)`},
 		},
 		{
 			name:    "unknown field",
@@ -179,6 +181,60 @@ func TestBrokenBundles(t *testing.T) {
 			vet:     true,
 		},
 		{
+			name:    "release name not a DNS label",
+			changes: []change{{bundle, `values: greeting: "hi"`, "values: greeting: \"hi\"\n\t\treleaseName: \"Bad_Name\""}},
+			once:    []string{`bundles/test\.cue:13:16: bundles\.test\.components\.b\.releaseName: invalid value "Bad_Name": must be a DNS-1123 label: .*, at most 53 characters \(schema: releaseName: #Name \| \*name\)`},
+			vet:     true,
+		},
+		{
+			name:    "bad version reported once",
+			changes: []change{{"versions.cue", `a: chart: "1.0.0"`, `a: chart: "1.0"`}},
+			once:    []string{`invalid value "1\.0": must be SemVer 2\.0\.0, such as 1\.2\.3 or 1\.2\.3-rc\.1`},
+			vet:     true,
+		},
+		{
+			name:    "timeout not a duration",
+			changes: []change{{bundle, `values: greeting: "hi"`, "values: greeting: \"hi\"\n\t\ttimeout: \"forever\""}},
+			once:    []string{`bundles\.test\.components\.b\.timeout: invalid value "forever": must be a duration such as 30s, 5m, 1h \(schema: timeout: #Duration \| \*"5m"\)`},
+		},
+		{
+			name:    "CRD policy unknown",
+			changes: []change{{bundle, `values: greeting: "hi"`, "values: greeting: \"hi\"\n\t\tcrds: \"Sometimes\""}},
+			once:    []string{`bundles\.test\.components\.b\.crds: invalid value "Sometimes": must be one of Skip, Create, CreateReplace`},
+		},
+		{
+			name:    "missing import",
+			changes: []change{{"bundles/bundles.cue", `"github.com/distgen/distgen/schemas"`, `"github.com/distgen/distgen/schemaz"`}},
+			want:    []string{`bundles/bundles\.cue:4:2: .*import failed: cannot find package "github\.com/distgen/distgen/schemaz"`},
+			vet:     true,
+		},
+		{
+			name:    "several components without a version",
+			changes: []change{{"versions.cue", "\t\ta: chart: \"1.0.0\"\n\t\tb: chart: \"1.1.0\"\n", ""}},
+			once:    []string{`component[s]?\.a\.version: .*undefined field: a`, `components\.b\.version: .*undefined field: b`},
+			vet:     true,
+		},
+		{
+			name: "bundle that does not use the schema",
+			changes: []change{
+				{"bundles/bundles.cue", "bundles: [Name=string]: schemas.#Bundle & {", "bundles: [Name=string]: {"},
+				{"bundles/bundles.cue", "\t\"github.com/distgen/distgen/schemas\"\n", ""},
+				{bundle, `namespace: "ns-a"`, "namespace: \"ns-a\"\n\t\treplica: 3"},
+			},
+			once: []string{`bundles/test\.cue:6:3: bundles\.test\.components\.a\.replica: field not allowed`},
+			vet:  true,
+		},
+		{
+			name: "bundle without the schema or a version",
+			changes: []change{
+				{"bundles/bundles.cue", "bundles: [Name=string]: schemas.#Bundle & {", "bundles: [Name=string]: {"},
+				{"bundles/bundles.cue", "\t\"github.com/distgen/distgen/schemas\"\n", ""},
+				{"bundles/bundles.cue", "\t\tversion: dist.versions.components[C].chart\n", ""},
+			},
+			once: []string{`components\.a\.version: missing: must be SemVer 2\.0\.0`, `components\.b\.version: missing: must be SemVer`, `components\.c\.version: missing: must be SemVer`},
+			vet:  true,
+		},
+		{
 			name:    "template that loops for ever",
 			changes: []change{{"packages/system/app/templates/loop.yaml", "", "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}\n"}},
 			args:    []string{"--chart-timeout", "2s"},
@@ -214,11 +270,7 @@ func TestBrokenBundles(t *testing.T) {
 				if code != exitUser {
 					t.Fatalf("vet: exit code %d, want %d\nstderr:\n%s", code, exitUser, stderr)
 				}
-				for _, w := range tc.want {
-					if !regexp.MustCompile(w).MatchString(stderr) {
-						t.Errorf("vet: stderr does not match %q:\n%s", w, stderr)
-					}
-				}
+				checkStderr(t, "vet", stderr, tc.want, tc.once)
 			}
 			// A previous build's output must survive the failed build.
 			out := filepath.Join(t.TempDir(), "dist")
@@ -239,11 +291,7 @@ func TestBrokenBundles(t *testing.T) {
 			if stdout != "" {
 				t.Errorf("stdout not empty on failure:\n%s", stdout)
 			}
-			for _, w := range tc.want {
-				if !regexp.MustCompile(w).MatchString(stderr) {
-					t.Errorf("stderr does not match %q:\n%s", w, stderr)
-				}
-			}
+			checkStderr(t, "build", stderr, tc.want, tc.once)
 			if after := fixture.Read(t, filepath.Dir(out)); !reflect.DeepEqual(before, after) {
 				t.Errorf("output changed by a failed build:\nbefore %v\nafter  %v", before, after)
 			}
@@ -273,5 +321,25 @@ func writeFile(t *testing.T, path, body string) {
 	}
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkStderr matches a failed command's stderr: every want at least once,
+// every once exactly once, and no position in distgen's own schema files,
+// which the user's project does not hold.
+func checkStderr(t *testing.T, cmd, stderr string, want, once []string) {
+	t.Helper()
+	for _, w := range want {
+		if !regexp.MustCompile(w).MatchString(stderr) {
+			t.Errorf("%s: stderr does not match %q:\n%s", cmd, w, stderr)
+		}
+	}
+	for _, w := range once {
+		if n := len(regexp.MustCompile(w).FindAllString(stderr, -1)); n != 1 {
+			t.Errorf("%s: %q matches %d times, want once:\n%s", cmd, w, n, stderr)
+		}
+	}
+	if regexp.MustCompile(`schemas/\w+\.cue`).MatchString(stderr) {
+		t.Errorf("%s: stderr names a schema file:\n%s", cmd, stderr)
 	}
 }

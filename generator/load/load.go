@@ -15,6 +15,7 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
 	cueload "cuelang.org/go/cue/load"
 
 	"github.com/distgen/distgen/generator/api"
@@ -61,7 +62,7 @@ func Project(root string) (*api.Project, error) {
 		return nil, err
 	}
 	cfg := &cueload.Config{Dir: root, ModuleRoot: root, Overlay: overlay}
-	insts := cueload.Instances([]string{".", "./" + BundlesDir}, cfg)
+	insts := cueload.Instances([]string{".", "./" + BundlesDir, "./schemas"}, cfg)
 	var errs Errors
 	for _, inst := range insts {
 		if inst.Err != nil {
@@ -94,13 +95,17 @@ func Project(root string) (*api.Project, error) {
 		}
 		return ""
 	}
-	versionsV := vals[0].LookupPath(cue.ParsePath("versions"))
-	bundlesV := vals[1].LookupPath(cue.ParsePath("bundles"))
+	// The schemas are in force whatever the user's files say: every entry
+	// is unified with its definition, and a bundle's name with its key.
+	defs := vals[2]
+	versionsV := enforce(vals[0].LookupPath(cue.ParsePath("versions")), defs, "#Versions", false)
+	bundlesV := enforce(vals[1].LookupPath(cue.ParsePath("bundles")), defs, "#Bundle", true)
+	tenantsV := enforce(vals[1].LookupPath(cue.ParsePath("tenantBundles")), defs, "#TenantBundle", true)
 	for _, v := range []struct {
 		v    cue.Value
 		what string
 		file string
-	}{{versionsV, "versions", VersionsFile}, {bundlesV, "bundles", BundlesDir + "/"}, {vals[1].LookupPath(cue.ParsePath("tenantBundles")), "", ""}} {
+	}{{versionsV, "versions", VersionsFile}, {bundlesV, "bundles", BundlesDir + "/"}, {tenantsV, "", ""}} {
 		if !v.v.Exists() {
 			if v.what == "" {
 				continue // tenant bundles are optional
@@ -108,12 +113,12 @@ func Project(root string) (*api.Project, error) {
 			errs = append(errs, &Error{Pos: v.file, Msg: fmt.Sprintf("no %q field", v.what)})
 			continue
 		}
-		if err := v.v.Validate(cue.Concrete(true), cue.Final()); err != nil {
+		if err := validate(v.v); err != nil {
 			errs = append(errs, fromCUE(err, root, lookup)...)
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, errs.unique()
 	}
 
 	p := &api.Project{Root: root, Bundles: map[string]*api.Bundle{}}
@@ -134,13 +139,80 @@ func Project(root string) (*api.Project, error) {
 			errs = append(errs, check(b)...)
 		}
 	}
-	tb, terrs := tenantBundles(ctx, vals[1].LookupPath(cue.ParsePath("tenantBundles")), p, cfg, lookup)
+	tb, terrs := tenantBundles(ctx, tenantsV, p, cfg, lookup)
 	errs = append(errs, terrs...)
 	p.TenantBundles = tb
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return p, nil
+}
+
+// validate checks that v is concrete and valid, and reports every problem:
+// CUE stops at the first value it finds incomplete, so each failing struct
+// or list is checked field by field, down to where the problems are.
+func validate(v cue.Value) error {
+	err := v.Validate(cue.Concrete(true), cue.Final(), cue.All())
+	if err == nil {
+		return nil
+	}
+	var children []error
+	switch v.IncompleteKind() {
+	case cue.StructKind:
+		if iter, ierr := v.Fields(); ierr == nil {
+			for iter.Next() {
+				if e := validate(iter.Value()); e != nil {
+					children = append(children, e)
+				}
+			}
+		}
+	case cue.ListKind:
+		if iter, ierr := v.List(); ierr == nil {
+			for iter.Next() {
+				if e := validate(iter.Value()); e != nil {
+					children = append(children, e)
+				}
+			}
+		}
+	}
+	if len(children) == 0 {
+		return err
+	}
+	// The problems of v itself (not of a field below it) still count.
+	depth := len(v.Path().Selectors())
+	var own cueerrors.Error
+	for _, e := range cueerrors.Errors(err) {
+		if len(e.Path()) <= depth {
+			own = cueerrors.Append(own, e)
+		}
+	}
+	for _, c := range children {
+		own = cueerrors.Append(own, cueerrors.Promote(c, ""))
+	}
+	return own
+}
+
+// enforce unifies v with the schema definition def: v itself, or, when
+// each is set, every field of v, whose name is then its key.
+func enforce(v, defs cue.Value, def string, each bool) cue.Value {
+	if !v.Exists() {
+		return v
+	}
+	d := defs.LookupPath(cue.ParsePath(def))
+	if !each {
+		return v.Unify(d)
+	}
+	iter, err := v.Fields()
+	if err != nil {
+		return v // not a struct: Validate reports it
+	}
+	out := v
+	for iter.Next() {
+		sel := iter.Selector()
+		named := v.Context().CompileString(fmt.Sprintf("name: %q", sel.Unquoted()))
+		out = out.FillPath(cue.MakePath(sel), d.Unify(named))
+	}
+	return out
 }
 
 // Bundle selects a bundle of a project by name; an empty name selects the
