@@ -24,5 +24,6 @@ var Wants = map[string]string{
 	"#Duration":        "must be a duration such as 30s, 5m, 1h",
 	"#Timestamp":       "must be an RFC 3339 time in UTC, such as 2026-01-02T03:04:05Z",
 	"#CRDPolicy":       "must be one of Skip, Create, CreateReplace",
+	"#PodSecurity":     "must be one of privileged, baseline, restricted",
 	"#Quantity":        "must be a Kubernetes quantity such as 500m, 4, 16Gi",
 }

@@ -235,6 +235,24 @@ func TestBrokenBundles(t *testing.T) {
 			vet:  true,
 		},
 		{
+			name:    "privileged and not in an undeclared namespace",
+			changes: []change{{bundle, `bundles: test: namespaces: "ns-b": podSecurity: "privileged"`, ""}},
+			once:    []string{`bundles/test\.cue:8:2: component "b": shares namespace "ns-b" with component "c", which is privileged while "b" is not; declare the namespace's level`},
+			vet:     true,
+		},
+		{
+			name:    "privileged component in a baseline namespace",
+			changes: []change{{bundle, `"ns-b": podSecurity: "privileged"`, `"ns-b": podSecurity: "baseline"`}},
+			once:    []string{`bundles/test\.cue:14:2: component "c": is privileged, but namespace "ns-b" is declared podSecurity: "baseline"`},
+			vet:     true,
+		},
+		{
+			name:    "unknown Pod Security level",
+			changes: []change{{bundle, `"ns-b": podSecurity: "privileged"`, `"ns-b": podSecurity: "lax"`}},
+			once:    []string{`bundles\.test\.namespaces\."ns-b"\.podSecurity: invalid value "lax": must be one of privileged, baseline, restricted`},
+			vet:     true,
+		},
+		{
 			name:    "template that loops for ever",
 			changes: []change{{"packages/system/app/templates/loop.yaml", "", "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}\n"}},
 			args:    []string{"--chart-timeout", "2s"},

@@ -8,9 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/mirror"
+	"github.com/distgen/distgen/tests/fixture"
 )
 
 func mustRun(t *testing.T, args ...string) string {
@@ -346,5 +349,54 @@ func TestBuildFlagsChecked(t *testing.T) {
 				t.Errorf("%v: %q appears %d times, want once:\n%s", args, want, n, stderr)
 			}
 		}
+	}
+}
+
+// A bundle declares a namespace's Pod Security level, labels and
+// annotations; the Namespace carries them beside distgen's own.
+func TestDeclaredNamespaces(t *testing.T) {
+	root := fixture.Copy(t, "testdata/base")
+	edit(t, filepath.Join(root, "bundles/test.cue"), "", `bundles: test: namespaces: "ns-a": {
+	podSecurity: "restricted"
+	labels: team: "core"
+	annotations: "example.com/owner": "platform"
+}
+`)
+	out := filepath.Join(t.TempDir(), "dist")
+	mustRun(t, "build", "-C", root, "--out", out)
+	b, err := os.ReadFile(filepath.Join(out, "flux", "namespaces.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]map[string]any{}
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		var ns struct {
+			Metadata struct {
+				Name        string            `json:"name"`
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &ns); err != nil {
+			t.Fatal(err)
+		}
+		byName[ns.Metadata.Name] = map[string]any{"labels": ns.Metadata.Labels, "annotations": ns.Metadata.Annotations}
+	}
+	a := byName["ns-a"]
+	labels, annotations := a["labels"].(map[string]string), a["annotations"].(map[string]string)
+	for k, v := range map[string]string{
+		"team": "core", "pod-security.kubernetes.io/enforce": "restricted",
+		"pod-security.kubernetes.io/audit": "restricted", "pod-security.kubernetes.io/warn": "restricted",
+		"app.kubernetes.io/managed-by": "distgen",
+	} {
+		if labels[k] != v {
+			t.Errorf("ns-a label %s = %q, want %q (labels %v)", k, labels[k], v, labels)
+		}
+	}
+	if annotations["example.com/owner"] != "platform" || annotations["kustomize.toolkit.fluxcd.io/prune"] != "disabled" {
+		t.Errorf("ns-a annotations %v", annotations)
+	}
+	if l := byName["ns-b"]["labels"].(map[string]string); l["pod-security.kubernetes.io/enforce"] != "privileged" || l["team"] != "" {
+		t.Errorf("ns-b labels %v, want privileged and no declared labels", l)
 	}
 }

@@ -48,9 +48,28 @@ type Bundle struct {
 	// Images the platform pulls that no component renders (Flux's own
 	// controllers, node images).
 	Images []string `json:"images,omitempty"`
+	// Namespaces the bundle declares, by name.
+	Namespaces map[string]NamespaceSpec `json:"namespaces,omitempty"`
 	// Components sorted by name.
 	Components []*Component `json:"components"`
 }
+
+// NamespaceSpec is a namespace as a bundle declares it.
+type NamespaceSpec struct {
+	// PodSecurity is the Pod Security level; empty when not declared.
+	PodSecurity PodSecurity       `json:"podSecurity,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// PodSecurity is a Pod Security Standards level.
+type PodSecurity string
+
+const (
+	PodSecurityPrivileged PodSecurity = "privileged"
+	PodSecurityBaseline   PodSecurity = "baseline"
+	PodSecurityRestricted PodSecurity = "restricted"
+)
 
 // Component returns the component called name, or nil.
 func (b *Bundle) Component(name string) *Component {

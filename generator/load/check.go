@@ -98,7 +98,7 @@ func unjoin(err error) []error {
 
 // check runs the checks that span the components of a bundle.
 func check(b *api.Bundle) Errors {
-	var errs Errors
+	errs := checkNamespaces(b)
 	byName := map[string]*api.Component{}
 	for _, c := range b.Components {
 		byName[c.Name] = c
@@ -129,6 +129,57 @@ func check(b *api.Bundle) Errors {
 	for _, cycle := range cycles(b.Components, byName) {
 		first := byName[cycle[0]]
 		errs = append(errs, &Error{Pos: first.Pos, Component: first.Name, Msg: "dependency cycle: " + strings.Join(cycle, " -> ")})
+	}
+	return errs
+}
+
+// checkNamespaces holds the components of each namespace to what the
+// bundle declares of it: a privileged component needs a namespace whose
+// declared level is privileged, and in a namespace whose level is not
+// declared, the components must agree on being privileged.
+func checkNamespaces(b *api.Bundle) Errors {
+	var errs Errors
+	type members struct{ privileged, not []*api.Component }
+	byNS := map[string]*members{}
+	var names []string
+	for _, c := range b.Components {
+		if !c.Enabled {
+			continue
+		}
+		m := byNS[c.Namespace]
+		if m == nil {
+			m = &members{}
+			byNS[c.Namespace] = m
+			names = append(names, c.Namespace)
+		}
+		if c.Privileged {
+			m.privileged = append(m.privileged, c)
+		} else {
+			m.not = append(m.not, c)
+		}
+	}
+	sort.Strings(names)
+	for _, ns := range names {
+		m := byNS[ns]
+		spec := b.Namespaces[ns]
+		for k := range spec.Labels {
+			if strings.HasPrefix(k, "pod-security.kubernetes.io/") {
+				errs = append(errs, &Error{Pos: BundlesDir + "/", Path: "bundles." + b.Name + ".namespaces." + ns + ".labels",
+					Msg: fmt.Sprintf("label %s: set the level with podSecurity instead", k)})
+			}
+		}
+		switch {
+		case spec.PodSecurity != "" && spec.PodSecurity != api.PodSecurityPrivileged:
+			for _, c := range m.privileged {
+				errs = append(errs, &Error{Pos: c.Pos, Component: c.Name,
+					Msg: fmt.Sprintf("is privileged, but namespace %q is declared podSecurity: %q", ns, spec.PodSecurity)})
+			}
+		case spec.PodSecurity == "" && len(m.privileged) > 0 && len(m.not) > 0:
+			p, n := m.privileged[0], m.not[0]
+			errs = append(errs, &Error{Pos: n.Pos, Component: n.Name, Msg: fmt.Sprintf(
+				"shares namespace %q with component %q, which is privileged while %q is not; declare the namespace's level: namespaces: %q: podSecurity: \"privileged\" (or \"baseline\", \"restricted\")",
+				ns, p.Name, n.Name, ns)})
+		}
 	}
 	return errs
 }

@@ -301,8 +301,9 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 		Name        string   `json:"name"`
 		Version     string   `json:"version"`
 		ReleaseDate string   `json:"releaseDate"`
-		Description string   `json:"description"`
-		Images      []string `json:"images"`
+		Description string                       `json:"description"`
+		Images      []string                     `json:"images"`
+		Namespaces  map[string]api.NamespaceSpec `json:"namespaces"`
 	}
 	pos := userPos(v, root)
 	if err := decode(v, &raw); err != nil {
@@ -312,7 +313,7 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 	if err != nil {
 		return nil, Errors{{Pos: pos, Path: "releaseDate", Msg: err.Error()}}
 	}
-	b := &api.Bundle{Name: raw.Name, Version: raw.Version, ReleaseDate: t.UTC(), Description: raw.Description, Images: raw.Images}
+	b := &api.Bundle{Name: raw.Name, Version: raw.Version, ReleaseDate: t.UTC(), Description: raw.Description, Images: raw.Images, Namespaces: raw.Namespaces}
 	iter, err := v.LookupPath(cue.ParsePath("components")).Fields()
 	if err != nil {
 		return nil, fromCUE(err, root, nil)

@@ -47,8 +47,15 @@ type Ref struct {
 // Namespace is a namespace of the platform.
 type Namespace struct {
 	Name string
-	// Privileged is true when a component in it runs privileged pods.
+	// Privileged is true when the namespace's Pod Security level is
+	// privileged: declared so, or, undeclared, when a component in it runs
+	// privileged pods.
 	Privileged bool
+	// PodSecurity is the level declared, or privileged when Privileged;
+	// empty leaves the cluster's default.
+	PodSecurity api.PodSecurity
+	// Labels and Annotations the bundle declares for it.
+	Labels, Annotations map[string]string
 	// Components installed into it, sorted.
 	Components []string
 }
@@ -127,6 +134,16 @@ func Build(b *api.Bundle) (*Plan, error) {
 		return p.Steps[i].Chart < p.Steps[j].Chart
 	})
 	for _, ns := range namespaces {
+		if spec, ok := b.Namespaces[ns.Name]; ok {
+			ns.Labels, ns.Annotations = spec.Labels, spec.Annotations
+			if spec.PodSecurity != "" {
+				ns.PodSecurity = spec.PodSecurity
+				ns.Privileged = spec.PodSecurity == api.PodSecurityPrivileged
+			}
+		}
+		if ns.Privileged {
+			ns.PodSecurity = api.PodSecurityPrivileged
+		}
 		sort.Strings(ns.Components)
 		p.Namespaces = append(p.Namespaces, *ns)
 	}

@@ -84,7 +84,7 @@ func TestBuild(t *testing.T) {
 		t.Errorf("final values %v, want %v", g.FinalValues, want)
 	}
 	want := []Namespace{
-		{Name: "ns1", Privileged: true, Components: []string{"beta", "zeta"}},
+		{Name: "ns1", Privileged: true, PodSecurity: api.PodSecurityPrivileged, Components: []string{"beta", "zeta"}},
 		{Name: "ns2", Components: []string{"alpha", "gamma"}},
 	}
 	if !reflect.DeepEqual(p.Namespaces, want) {

@@ -3,6 +3,7 @@ package flux
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -104,13 +105,22 @@ func Namespace(bundle string, ns plan.Namespace) *corev1.Namespace {
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        ns.Name,
-			Labels:      labels(bundle, ""),
-			Annotations: map[string]string{AnnotationPrune: "disabled", AnnotationSubstitute: "disabled"},
+			Labels:      maps.Clone(ns.Labels),
+			Annotations: maps.Clone(ns.Annotations),
 		},
 	}
-	if ns.Privileged {
+	// distgen's own labels and annotations win over declared ones.
+	if obj.Labels == nil {
+		obj.Labels = map[string]string{}
+	}
+	maps.Copy(obj.Labels, labels(bundle, ""))
+	if obj.Annotations == nil {
+		obj.Annotations = map[string]string{}
+	}
+	maps.Copy(obj.Annotations, map[string]string{AnnotationPrune: "disabled", AnnotationSubstitute: "disabled"})
+	if ns.PodSecurity != "" {
 		for _, mode := range []string{"enforce", "audit", "warn"} {
-			obj.Labels["pod-security.kubernetes.io/"+mode] = "privileged"
+			obj.Labels["pod-security.kubernetes.io/"+mode] = string(ns.PodSecurity)
 		}
 	}
 	return obj
