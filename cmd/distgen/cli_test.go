@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -398,5 +399,30 @@ func TestDeclaredNamespaces(t *testing.T) {
 	}
 	if l := byName["ns-b"]["labels"].(map[string]string); l["pod-security.kubernetes.io/enforce"] != "privileged" || l["team"] != "" {
 		t.Errorf("ns-b labels %v, want privileged and no declared labels", l)
+	}
+}
+
+// An output directory is never the project, nor the parent of another
+// output: a build refuses it and changes nothing.
+func TestOutputNeverHoldsOtherOutputs(t *testing.T) {
+	root := fixture.Copy(t, "testdata/base")
+	parent := filepath.Join(t.TempDir(), "dist")
+	mustRun(t, "build", "-C", root, "--out", filepath.Join(parent, "test"))
+	mustRun(t, "push", "-C", root, "--from", filepath.Join(parent, "test"), "--to", "oci-layout:"+filepath.Join(parent, "layout"))
+	// A release.json in the parent itself, as a build into dist/ would leave.
+	writeFile(t, filepath.Join(parent, "release.json"), "{}")
+	before := fixture.Read(t, parent)
+	for _, tc := range []struct{ out, want string }{
+		{parent, "holds another output"},
+		{root, "holds the project"},
+		{filepath.Dir(root), "holds the project"},
+	} {
+		code, _, stderr := runCLI(t, "build", "-C", root, "--out", tc.out)
+		if code != exitUser || !strings.Contains(stderr, tc.want) {
+			t.Errorf("build --out %s: exit %d, want 1 and %q:\n%s", tc.out, code, tc.want, stderr)
+		}
+	}
+	if after := fixture.Read(t, parent); !reflect.DeepEqual(before, after) {
+		t.Error("a refused build changed the directory")
 	}
 }

@@ -17,11 +17,14 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/artifact"
+	"github.com/distgen/distgen/generator/chartdir"
+	"github.com/distgen/distgen/generator/internal/scratch"
 	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/plan"
 	"github.com/distgen/distgen/generator/render/chart"
@@ -73,7 +76,10 @@ func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := outputDir(b.Out, filepath.Join(proj.Root, "dist", pl.Bundle.Name))
+	if !api.IsName(pl.Bundle.Name) {
+		return nil, &UsageError{Msg: fmt.Sprintf("bundle name %q is not a DNS-1123 label: refusing to make a path of it", pl.Bundle.Name)}
+	}
+	out, err := outputDir(b.Out, filepath.Join(proj.Root, "dist", pl.Bundle.Name), proj.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +132,11 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
-	scratch, err := os.MkdirTemp("", "distgen-")
+	sd, err := scratch.New("", "distgen-build-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(scratch)
+	defer sd.Remove()
 
 	steps := pl.Steps
 	if len(o.Only) > 0 {
@@ -153,7 +159,7 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	}
 	opts := chart.Options{
 		Root: proj.Root, Bundle: pl.Bundle.Name, ReleaseDate: pl.Bundle.ReleaseDate,
-		KubeVersion: o.KubeVersion, ScratchDir: scratch, Upstream: resolve, Cache: o.Cache, Bounds: o.Bounds,
+		KubeVersion: o.KubeVersion, ScratchDir: sd.Path, Upstream: resolve, Cache: o.Cache, Bounds: o.Bounds,
 	}
 	if len(o.Only) > 0 {
 		opts.Cache = nil // template prints the rendered objects, which the cache does not keep
@@ -314,7 +320,7 @@ func chartDigest(c *chart.Chart, created time.Time) (string, error) {
 
 // outputDir is the absolute path of a build's output directory, out or
 // else def, once it is known that a build may replace it.
-func outputDir(out, def string) (string, error) {
+func outputDir(out, def, root string) (string, error) {
 	if out == "" {
 		out = def
 	}
@@ -322,11 +328,15 @@ func outputDir(out, def string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if chartdir.Inside(root, out) {
+		return "", &UsageError{Msg: fmt.Sprintf("output directory %s holds the project: refusing to replace it", out)}
+	}
 	return out, checkReplaceable(out)
 }
 
 // checkReplaceable refuses to replace a directory that is not a previous
-// build's output, so a wrong --out cannot wipe unrelated files.
+// build's output, or that holds other outputs (a build's or an OCI
+// layout) below it, so a wrong --out cannot wipe unrelated files.
 func checkReplaceable(out string) error {
 	entries, err := os.ReadDir(out)
 	if errors.Is(err, os.ErrNotExist) {
@@ -340,6 +350,20 @@ func checkReplaceable(out string) error {
 	}
 	if _, err := os.Stat(filepath.Join(out, ReleaseFile)); err != nil {
 		return &UsageError{Msg: fmt.Sprintf("output directory %s is not empty and holds no %s: refusing to replace it", out, ReleaseFile)}
+	}
+	var nested string
+	_ = filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == out {
+			return err
+		}
+		if !d.IsDir() && filepath.Dir(path) != out && (d.Name() == ReleaseFile || d.Name() == "oci-layout") {
+			nested = path
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if nested != "" {
+		return &UsageError{Msg: fmt.Sprintf("output directory %s holds another output (%s): refusing to replace it", out, nested)}
 	}
 	return nil
 }
@@ -363,8 +387,10 @@ func write(out string, res *Output) error {
 }
 
 // writeTree writes files (by path relative to out) into a temporary
-// directory beside out and renames it into place, so a failed write leaves
-// out as it was.
+// directory beside out and swaps it into place in one step (an atomic
+// rename exchange), so that out always holds either the old tree or the
+// new one, even if the process is killed. What killed runs left beside out
+// is removed.
 func writeTree(out string, files map[string][]byte) (err error) {
 	if sameTree(out, files) {
 		return nil // a rebuild of what is there: nothing to write
@@ -372,15 +398,12 @@ func writeTree(out string, files map[string][]byte) (err error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-")
+	sd, err := scratch.New(filepath.Dir(out), "."+filepath.Base(out)+".tmp-")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
+	defer sd.Remove() // after the swap, the old tree
+	tmp := sd.Path
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
@@ -393,23 +416,30 @@ func writeTree(out string, files map[string][]byte) (err error) {
 			return err
 		}
 	}
-	old := ""
-	if _, err := os.Stat(out); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(out, old); err != nil {
-			return err
-		}
+	return swap(tmp, out)
+}
+
+// swap puts the directory tmp at out. An existing out is exchanged with tmp
+// in one rename (renameat2 RENAME_EXCHANGE), so there is no moment without
+// it; tmp then holds the old tree. Where the file system cannot exchange,
+// out is renamed aside first.
+func swap(tmp, out string) error {
+	if _, err := os.Lstat(out); errors.Is(err, os.ErrNotExist) {
+		return os.Rename(tmp, out)
 	}
-	if err := os.Rename(tmp, out); err != nil {
-		if old != "" {
-			_ = os.Rename(old, out)
-		}
+	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, out, unix.RENAME_EXCHANGE)
+	if err == nil || !(errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP)) {
 		return err
 	}
-	if old != "" {
-		return os.RemoveAll(old)
+	old := tmp + ".old"
+	if err := os.Rename(out, old); err != nil {
+		return err
 	}
-	return nil
+	if err := os.Rename(tmp, out); err != nil {
+		_ = os.Rename(old, out)
+		return err
+	}
+	return os.Rename(old, tmp)
 }
 
 // sameTree reports whether dir holds exactly files, byte for byte.

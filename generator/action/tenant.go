@@ -18,6 +18,7 @@ import (
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/artifact"
 	"github.com/distgen/distgen/generator/chartdir"
+	"github.com/distgen/distgen/generator/internal/scratch"
 	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/plan"
@@ -85,7 +86,10 @@ func (b *TenantBuild) Run(ctx context.Context) (*TenantBuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := outputDir(b.Out, filepath.Join(proj.Root, "dist", TenantsDir, tb.Name))
+	if !api.IsName(tb.Name) {
+		return nil, &UsageError{Msg: fmt.Sprintf("tenant bundle name %q is not a DNS-1123 label: refusing to make a path of it", tb.Name)}
+	}
+	out, err := outputDir(b.Out, filepath.Join(proj.Root, "dist", TenantsDir, tb.Name), proj.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -156,12 +160,12 @@ func RenderTenants(ctx context.Context, proj *api.Project, tb *api.TenantBundle,
 		apps = append(apps, a)
 	}
 	sort.Strings(apps)
-	scratch, err := os.MkdirTemp("", "distgen-")
+	sd, err := scratch.New("", "distgen-build-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(scratch)
-	opts := chart.Options{Root: proj.Root, Bundle: tb.Name, ReleaseDate: tb.ReleaseDate, KubeVersion: o.KubeVersion, ScratchDir: scratch, Cache: o.Cache, Bounds: o.Bounds}
+	defer sd.Remove()
+	opts := chart.Options{Root: proj.Root, Bundle: tb.Name, ReleaseDate: tb.ReleaseDate, KubeVersion: o.KubeVersion, ScratchDir: sd.Path, Cache: o.Cache, Bounds: o.Bounds}
 	charts := make([]*chart.Chart, len(apps))
 	digests := make([]string, len(apps))
 	err = forEach(ctx, o.Jobs, len(apps), func(i int) error {

@@ -1,6 +1,16 @@
 package api
 
-import "time"
+import (
+	"regexp"
+	"time"
+)
+
+// nameRE is a DNS-1123 label, as schemas.#Name requires.
+var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// IsName reports whether s is a DNS-1123 label of at most 53 characters,
+// the names distgen makes paths and Kubernetes names of.
+func IsName(s string) bool { return len(s) <= 53 && nameRE.MatchString(s) }
 
 // Project is a distgen project as load returns it: the version pins and the
 // platform bundles, decoded from the CUE under one root directory.

@@ -298,9 +298,9 @@ func decodeVersions(v cue.Value, out *api.Versions) error {
 
 func decodeBundle(v cue.Value, root string, decls map[string]string, checked map[string]bool) (*api.Bundle, Errors) {
 	var raw struct {
-		Name        string   `json:"name"`
-		Version     string   `json:"version"`
-		ReleaseDate string   `json:"releaseDate"`
+		Name        string                       `json:"name"`
+		Version     string                       `json:"version"`
+		ReleaseDate string                       `json:"releaseDate"`
 		Description string                       `json:"description"`
 		Images      []string                     `json:"images"`
 		Namespaces  map[string]api.NamespaceSpec `json:"namespaces"`

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/distgen/distgen/generator/internal/scratch"
 	"github.com/distgen/distgen/generator/publish"
 )
 
@@ -58,15 +59,15 @@ func Open(target string, plainHTTP bool) (*Location, error) {
 	case strings.HasPrefix(target, publish.SchemeLayout):
 		return &Location{Layout: strings.TrimPrefix(target, publish.SchemeLayout)}, nil
 	case isArchive(target):
-		dir, err := os.MkdirTemp("", "distgen-archive-")
+		sd, err := scratch.New("", "distgen-archive-")
 		if err != nil {
 			return nil, err
 		}
-		if err := untar(target, dir); err != nil {
-			os.RemoveAll(dir)
+		if err := untar(target, sd.Path); err != nil {
+			sd.Remove()
 			return nil, fmt.Errorf("reading archive %s: %w", target, err)
 		}
-		return &Location{Layout: dir, cleanup: func() { os.RemoveAll(dir) }}, nil
+		return &Location{Layout: sd.Path, cleanup: func() { sd.Remove() }}, nil
 	default:
 		return nil, fmt.Errorf("unknown location %q: want oci://HOST/PREFIX, oci-layout:DIR or FILE.tar", target)
 	}
