@@ -2,6 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/registry"
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/action"
@@ -424,5 +429,53 @@ func TestOutputNeverHoldsOtherOutputs(t *testing.T) {
 	}
 	if after := fixture.Read(t, parent); !reflect.DeepEqual(before, after) {
 		t.Error("a refused build changed the directory")
+	}
+}
+
+// A credential helper that fails while printing a token: the error says
+// which helper failed, never what it printed.
+func TestCredentialHelperOutputHidden(t *testing.T) {
+	const secret = "ghp_TOPSECRETtoken1234"
+	bin := t.TempDir()
+	writeFile(t, filepath.Join(bin, "docker-credential-leaky"), "#!/bin/sh\necho \"token="+secret+"\"\nexit 1\n")
+	if err := os.Chmod(filepath.Join(bin, "docker-credential-leaky"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	cfg := t.TempDir()
+	writeFile(t, filepath.Join(cfg, "config.json"), fmt.Sprintf(`{"credHelpers":{%q:"leaky"}}`, host))
+	t.Setenv("DOCKER_CONFIG", cfg)
+
+	out := filepath.Join(t.TempDir(), "dist")
+	mustRun(t, "build", "-C", "testdata/base", "--out", out)
+	code, stdout, stderr := runCLI(t, "push", "-C", "testdata/base", "--from", out, "--to", "oci://"+host+"/x", "--plain-http")
+	if code == exitOK {
+		t.Fatalf("push with a failing credential helper succeeded:\n%s", stderr)
+	}
+	if strings.Contains(stderr+stdout, secret) {
+		t.Errorf("the helper's output was printed:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "error getting credentials") {
+		t.Errorf("the error does not say credentials failed:\n%s", stderr)
+	}
+}
+
+// A reference with credentials in it is refused, and the secret is not
+// echoed, by every command that takes one.
+func TestCredentialsInReferenceRefused(t *testing.T) {
+	const secret = "hunter2-secret"
+	for _, args := range [][]string{
+		{"push", "-C", "testdata/base", "--to", "oci://user:" + secret + "@127.0.0.1:5000/x", "--plain-http"},
+		{"mirror", "--from", "oci://user:" + secret + "@127.0.0.1:5000/x/bundles/test:1.2.3", "--to", filepath.Join(t.TempDir(), "a.tar")},
+		{"bootstrap", "--from", "oci://user:" + secret + "@registry.example.com/x/bundles/test:1.2.3"},
+		{"tenant", "bootstrap", "--from", "oci://user:" + secret + "@registry.example.com/x/tenants/acme:0.1.0"},
+	} {
+		code, stdout, stderr := runCLI(t, args...)
+		if code != exitUser || strings.Contains(stdout+stderr, secret) || !strings.Contains(stderr, "oci://***@") {
+			t.Errorf("%v: exit %d, want 1 with the secret masked:\n%s%s", args[:2], code, stdout, stderr)
+		}
 	}
 }

@@ -8,11 +8,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/generator/redact"
 )
 
 // Exit codes.
@@ -40,6 +43,11 @@ func (g *globals) project() action.Project { return action.Project{Dir: g.Dir, B
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// Nothing distgen writes to stderr (errors, progress, warnings, what a
+	// registry or credential helper answered) shows a credential.
+	masked := &redact.Writer{W: stderr}
+	defer masked.Flush()
+	stderr = masked
 	s := streams{Out: stdout, Err: stderr}
 	cmd := newRoot(s)
 	// started is set once a command's flags and arguments were accepted and
@@ -67,10 +75,35 @@ func markStart(cmd *cobra.Command, started *bool) {
 	}
 	if run := cmd.RunE; run != nil {
 		cmd.RunE = func(c *cobra.Command, args []string) error {
+			if err := refuseCredentials(c, args); err != nil {
+				return err
+			}
 			*started = true
 			return run(c, args)
 		}
 	}
+}
+
+// refuseCredentials refuses a reference with credentials in it
+// (oci://user:secret@host): they would end up in logs, in the objects
+// printed for a cluster and in shell histories. Credentials come from the
+// Docker config and its helpers.
+func refuseCredentials(c *cobra.Command, args []string) error {
+	var bad []string
+	c.Flags().Visit(func(f *pflag.Flag) {
+		if redact.Has(f.Value.String()) {
+			bad = append(bad, fmt.Sprintf("--%s %s", f.Name, redact.String(f.Value.String())))
+		}
+	})
+	for _, a := range args {
+		if redact.Has(a) {
+			bad = append(bad, redact.String(a))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return flagError{fmt.Errorf("%s: credentials in a reference are refused; log in with docker login or a credential helper instead", strings.Join(bad, ", "))}
 }
 
 // flagError marks a flag value the command rejects.
