@@ -253,6 +253,16 @@ func TestBrokenBundles(t *testing.T) {
 			vet:     true,
 		},
 		{
+			name: "versions that do not use the schema",
+			changes: []change{
+				{"versions.cue", "versions: schemas.#Versions & {", "versions: {"},
+				{"versions.cue", "import \"github.com/distgen/distgen/schemas\"\n", ""},
+				{"versions.cue", `distribution: "1.2.3"`, "distribution: \"1.2.3\"\n\tcodename: \"x\""},
+			},
+			once: []string{`versions\.cue:\d+:\d+: versions\.codename: field not allowed`},
+			vet:  true,
+		},
+		{
 			name:    "template that loops for ever",
 			changes: []change{{"packages/system/app/templates/loop.yaml", "", "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}\n"}},
 			args:    []string{"--chart-timeout", "2s"},

@@ -125,7 +125,7 @@ func fromCUE(err error, root string, lookup func(path []string, skip []string) s
 				continue
 			}
 			switch {
-			case strings.HasPrefix(s, "schemas/") || strings.HasPrefix(s, "cue.mod/"):
+			case isSchemaPos(s):
 				schema = append(schema, s)
 			case src.isSpecific(p):
 				literal = append(literal, s)
@@ -319,6 +319,14 @@ func (s sources) valueAt(pos, root string) string {
 
 // literalRE matches a scalar literal at the start of a string.
 var literalRE = regexp.MustCompile(`^("(?:[^"\\\n]|\\.)*"|-?[0-9][0-9A-Za-z._+-]*|true|false|null)`)
+
+// isSchemaPos reports whether a position lies in distgen's own files (the
+// embedded schemas, the module file, the files that put the schemas in
+// force) rather than in the user's.
+func isSchemaPos(p string) bool {
+	file, _, _ := strings.Cut(p, ":")
+	return strings.HasPrefix(p, "schemas/") || strings.HasPrefix(p, "cue.mod/") || filepath.Base(file) == enforcedFile
+}
 
 // files returns the file part of "file:line:col" positions.
 func files(positions []string) []string {

@@ -62,8 +62,24 @@ func Project(root string) (*api.Project, error) {
 		return nil, err
 	}
 	cfg := &cueload.Config{Dir: root, ModuleRoot: root, Overlay: overlay}
-	insts := cueload.Instances([]string{".", "./" + BundlesDir, "./schemas"}, cfg)
+	dirs := []string{".", "./" + BundlesDir}
+	insts := cueload.Instances(dirs, cfg)
 	var errs Errors
+	for _, inst := range insts {
+		if inst.Err != nil {
+			errs = append(errs, fromCUE(inst.Err, root, nil)...)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	// The schemas are in force whatever the user's files say: a file of
+	// distgen's own in each package applies them, so that they are part of
+	// the one evaluation (unifying afterwards would evaluate twice).
+	for i, src := range enforcement(insts[0].Module) {
+		overlay[filepath.Join(root, filepath.FromSlash(dirs[i]), enforcedFile)] = cueload.FromString(fmt.Sprintf(src, insts[i].PkgName))
+	}
+	insts = cueload.Instances(dirs, cfg)
 	for _, inst := range insts {
 		if inst.Err != nil {
 			errs = append(errs, fromCUE(inst.Err, root, nil)...)
@@ -87,7 +103,7 @@ func Project(root string) (*api.Project, error) {
 				if lv := v.LookupPath(cue.MakePath(sels...)); lv.Exists() {
 					p := userPos(lv, root)
 					file, _, _ := strings.Cut(p, ":")
-					if p != "" && !strings.HasPrefix(p, "schemas/") && !slices.Contains(skip, file) {
+					if p != "" && !isSchemaPos(p) && !slices.Contains(skip, file) {
 						return p
 					}
 				}
@@ -95,12 +111,9 @@ func Project(root string) (*api.Project, error) {
 		}
 		return ""
 	}
-	// The schemas are in force whatever the user's files say: every entry
-	// is unified with its definition, and a bundle's name with its key.
-	defs := vals[2]
-	versionsV := enforce(vals[0].LookupPath(cue.ParsePath("versions")), defs, "#Versions", false)
-	bundlesV := enforce(vals[1].LookupPath(cue.ParsePath("bundles")), defs, "#Bundle", true)
-	tenantsV := enforce(vals[1].LookupPath(cue.ParsePath("tenantBundles")), defs, "#TenantBundle", true)
+	versionsV := vals[0].LookupPath(cue.ParsePath("versions"))
+	bundlesV := vals[1].LookupPath(cue.ParsePath("bundles"))
+	tenantsV := vals[1].LookupPath(cue.ParsePath("tenantBundles"))
 	for _, v := range []struct {
 		v    cue.Value
 		what string
@@ -157,32 +170,40 @@ func validate(v cue.Value) error {
 		return nil
 	}
 	var children []error
+	var failed []string // the paths of the children that reported problems
+	check := func(c cue.Value) {
+		if e := validate(c); e != nil {
+			children = append(children, e)
+			failed = append(failed, c.Path().String())
+		}
+	}
 	switch v.IncompleteKind() {
 	case cue.StructKind:
 		if iter, ierr := v.Fields(); ierr == nil {
 			for iter.Next() {
-				if e := validate(iter.Value()); e != nil {
-					children = append(children, e)
-				}
+				check(iter.Value())
 			}
 		}
 	case cue.ListKind:
 		if iter, ierr := v.List(); ierr == nil {
 			for iter.Next() {
-				if e := validate(iter.Value()); e != nil {
-					children = append(children, e)
-				}
+				check(iter.Value())
 			}
 		}
 	}
 	if len(children) == 0 {
 		return err
 	}
-	// The problems of v itself (not of a field below it) still count.
-	depth := len(v.Path().Selectors())
+	// The problems v itself found that no failing child reports (a field
+	// not allowed is v's problem, not the field's) still count.
 	var own cueerrors.Error
 	for _, e := range cueerrors.Errors(err) {
-		if len(e.Path()) <= depth {
+		p := strings.Join(e.Path(), ".")
+		covered := false
+		for _, f := range failed {
+			covered = covered || p == f || strings.HasPrefix(p, f+".")
+		}
+		if !covered {
 			own = cueerrors.Append(own, e)
 		}
 	}
@@ -192,27 +213,23 @@ func validate(v cue.Value) error {
 	return own
 }
 
-// enforce unifies v with the schema definition def: v itself, or, when
-// each is set, every field of v, whose name is then its key.
-func enforce(v, defs cue.Value, def string, each bool) cue.Value {
-	if !v.Exists() {
-		return v
+// enforcedFile is the file distgen adds to the root and bundles packages
+// to put its schemas in force.
+const enforcedFile = "zz_distgen_schemas.cue"
+
+// enforcement returns, for the root package and the bundles package, the
+// source of the file that unifies versions, every bundle and every tenant
+// bundle with its definition (a bundle's name is its key); %s is the
+// package name.
+func enforcement(module string) [2]string {
+	mod, _, _ := strings.Cut(module, "@")
+	imp := fmt.Sprintf("import distgenschemas %q\n\n", mod+"/schemas")
+	return [2]string{
+		"package %s\n\n" + imp + "versions: distgenschemas.#Versions\n",
+		"package %s\n\n" + imp +
+			"bundles: [Name=string]: distgenschemas.#Bundle & {name: Name}\n" +
+			"tenantBundles: [Name=string]: distgenschemas.#TenantBundle & {name: Name}\n",
 	}
-	d := defs.LookupPath(cue.ParsePath(def))
-	if !each {
-		return v.Unify(d)
-	}
-	iter, err := v.Fields()
-	if err != nil {
-		return v // not a struct: Validate reports it
-	}
-	out := v
-	for iter.Next() {
-		sel := iter.Selector()
-		named := v.Context().CompileString(fmt.Sprintf("name: %q", sel.Unquoted()))
-		out = out.FillPath(cue.MakePath(sel), d.Unify(named))
-	}
-	return out
 }
 
 // Bundle selects a bundle of a project by name; an empty name selects the
@@ -345,7 +362,7 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 func userPos(v cue.Value, root string) string {
 	if op, args := v.Expr(); op == cue.AndOp {
 		for _, a := range args {
-			if p := relPos(a.Pos(), root); p != "" && !strings.HasPrefix(p, "schemas/") {
+			if p := relPos(a.Pos(), root); p != "" && !isSchemaPos(p) {
 				return p
 			}
 		}
