@@ -24,6 +24,7 @@ import (
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/publish"
+	"github.com/distgen/distgen/tests/fixture"
 )
 
 // recorder wraps a registry and records the manifests written, in order.
@@ -104,12 +105,48 @@ func TestPushRegistry(t *testing.T) {
 		}
 	}
 
-	// One chart changes: only it and the bundle are uploaded.
+	// One chart changes, its version unbumped: the push would move its tag
+	// and the bundle's, and fails before writing anything; --force moves them.
 	tpl := filepath.Join(root, "packages", "system", "ingress-defaults", "templates", "ingressclass.yaml")
 	b, _ := os.ReadFile(tpl)
 	if err := os.WriteFile(tpl, append(b, []byte("  ssl-redirect: \"true\"\n")...), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	unbumped, changedRes := build(t, root, "demo")
+	rec.mu.Lock()
+	before := len(rec.manifests)
+	rec.mu.Unlock()
+	_, err = push(t, unbumped, to)
+	var moved *action.TagMovedError
+	if !errors.As(err, &moved) || len(moved.Tags) != 2 {
+		t.Fatalf("push of an unbumped change: %v, want the two tags it would move", err)
+	}
+	for _, want := range []string{
+		host + "/distgen/charts/ingress-defaults:0.1.0 points at " + res.Release.Components[componentIndex(t, res.Release, "ingress-defaults")].Chart.Digest,
+		"this release has " + changedRes.Release.Components[componentIndex(t, changedRes.Release, "ingress-defaults")].Chart.Digest,
+		host + "/distgen/bundles/demo:0.1.0 points at " + res.Release.Artifact.Digest,
+		"bump the version, or push with --force",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q:\n%v", want, err)
+		}
+	}
+	rec.mu.Lock()
+	if len(rec.manifests) != before {
+		t.Errorf("a refused push wrote %v", rec.manifests[before:])
+	}
+	rec.mu.Unlock()
+	forced := &action.Push{From: unbumped, To: to, PlainHTTP: true, Force: true}
+	if _, err := forced.Run(context.Background()); err != nil {
+		t.Fatalf("push --force: %v", err)
+	}
+	if d := headDigest(t, host+"/distgen/bundles/demo:0.1.0"); d != changedRes.Release.Artifact.Digest {
+		t.Errorf("after --force the bundle tag points at %s, want %s", d, changedRes.Release.Artifact.Digest)
+	}
+
+	// Bumped: only the changed chart and the bundle are uploaded.
+	fixture.Edit(t, filepath.Join(root, "versions.cue"), `"ingress-defaults": chart:      "0.1.0"`, `"ingress-defaults": chart:      "0.1.1"`)
+	fixture.Edit(t, filepath.Join(root, "versions.cue"), `distribution: "0.1.0"`, `distribution: "0.1.1"`)
 	out3, _ := build(t, root, "demo")
 	third, err := push(t, out3, to)
 	if err != nil {
@@ -121,7 +158,7 @@ func TestPushRegistry(t *testing.T) {
 			written = append(written, a.Ref)
 		}
 	}
-	want := []string{host + "/distgen/charts/ingress-defaults:0.1.0", host + "/distgen/bundles/demo:0.1.0"}
+	want := []string{host + "/distgen/charts/ingress-defaults:0.1.1", host + "/distgen/bundles/demo:0.1.1"}
 	if fmt.Sprint(written) != fmt.Sprint(want) {
 		t.Errorf("after one chart changed, pushed %v, want %v", written, want)
 	}
@@ -369,4 +406,30 @@ func TestPushCancelled(t *testing.T) {
 	if _, err := remote.Head(ref); err == nil {
 		t.Error("a cancelled push tagged the bundle")
 	}
+}
+
+// componentIndex is the index of the named component in a release.
+func componentIndex(t *testing.T, rel *api.Release, name string) int {
+	t.Helper()
+	for i, c := range rel.Components {
+		if c.Name == name {
+			return i
+		}
+	}
+	t.Fatalf("no component %q", name)
+	return -1
+}
+
+// headDigest is the digest a registry serves for ref.
+func headDigest(t *testing.T, ref string) string {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return desc.Digest.String()
 }

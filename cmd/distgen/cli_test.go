@@ -479,3 +479,35 @@ func TestCredentialsInReferenceRefused(t *testing.T) {
 		}
 	}
 }
+
+// A build whose components changed while their versions stayed is refused,
+// naming each, and leaves the previous output; --allow-unbumped builds it.
+func TestBuildRefusesUnbumpedChange(t *testing.T) {
+	root := fixture.Copy(t, "testdata/base")
+	out := filepath.Join(t.TempDir(), "dist")
+	mustRun(t, "build", "-C", root, "--out", out)
+	before := fixture.Read(t, out)
+	edit(t, filepath.Join(root, "packages/system/app/values.yaml"), "greeting: hello", "greeting: changed")
+	code, _, stderr := runCLI(t, "build", "-C", root, "--out", out)
+	if code != exitUser {
+		t.Fatalf("exit %d, want 1:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		`component "a": charts/a:1.0.0 changed (sha256:`, `component "c": charts/c:2.0.0 changed`,
+		`bundle "test": bundles/test:1.2.3 changed`, "but its version did not: bump it, or build with --allow-unbumped",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if after := fixture.Read(t, out); !reflect.DeepEqual(before, after) {
+		t.Error("a refused build changed the output")
+	}
+	mustRun(t, "build", "-C", root, "--out", out, "--allow-unbumped")
+	// Bumped, it builds without the flag.
+	edit(t, filepath.Join(root, "packages/system/app/values.yaml"), "greeting: changed", "greeting: again")
+	for _, v := range [][2]string{{`a: chart: "1.0.0"`, `a: chart: "1.0.1"`}, {`b: chart: "1.1.0"`, `b: chart: "1.1.1"`}, {`c: chart: "2.0.0"`, `c: chart: "2.0.1"`}, {`distribution: "1.2.3"`, `distribution: "1.2.4"`}} {
+		edit(t, filepath.Join(root, "versions.cue"), v[0], v[1])
+	}
+	mustRun(t, "build", "-C", root, "--out", out)
+}

@@ -79,6 +79,7 @@ when the whole build succeeds.`,
 		},
 	}
 	addBuildFlags(cmd, &a.Out, "dist/<bundle>", &a.KubeVersion, &a.Jobs, &noCache, &a.Bounds)
+	cmd.Flags().BoolVar(&a.AllowUnbumped, "allow-unbumped", false, "let a component's content change while its version stays (development builds)")
 	addOutputFlag(cmd, &out)
 	return cmd
 }

@@ -82,6 +82,7 @@ the Docker config and its credential helpers.`,
 			return out.print(s.Out, res, func() { printArtifacts(s, res.Artifacts, res.Bytes, res.Target) })
 		},
 	}
+	cmd.Flags().BoolVar(&a.Force, "force", false, "move tags the target holds at other content (without it, such a push fails before writing anything)")
 	cmd.Flags().StringVar(&a.To, "to", "", "target: oci://HOST/PREFIX or oci-layout:DIR (required)")
 	cmd.Flags().StringVar(&a.From, "from", "", "build output directory (default dist/<bundle> in the project)")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")

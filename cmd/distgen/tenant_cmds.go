@@ -117,6 +117,7 @@ Each digest is rebuilt from the files and must equal release.json's.`,
 	}
 	cmd.Flags().StringVar(&a.Dir, "dir", "", "the tenant build's output directory (default dist/tenants/<bundle>)")
 	cmd.Flags().StringVar(&a.To, "to", "", "oci://HOST/PREFIX or oci-layout:DIR (required)")
+	cmd.Flags().BoolVar(&a.Force, "force", false, "move tags the target holds at other content")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
 	_ = cmd.MarkFlagRequired("to")
 	addOutputFlag(cmd, &out)

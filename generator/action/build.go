@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -54,6 +55,70 @@ type Build struct {
 	Cache *chart.Cache
 	// Bounds limit each chart's lint and render.
 	Bounds chart.Bounds
+	// AllowUnbumped lets a component's content change while its version
+	// stays (development builds); see UnbumpedError.
+	AllowUnbumped bool
+}
+
+// UnbumpedError is a build whose components (or bundle) changed content
+// while keeping the version of the previous release: pushed, the tag would
+// move to content other than what was released under it.
+type UnbumpedError struct{ Changed []Unbumped }
+
+// Unbumped is one artifact whose content changed under the same version.
+type Unbumped struct{ What, Ref, Was, Now string }
+
+func (e *UnbumpedError) Error() string {
+	var b strings.Builder
+	for i, u := range e.Changed {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "%s: %s changed (%s, was %s) but its version did not: bump it, or build with --allow-unbumped", u.What, u.Ref, u.Now, u.Was)
+	}
+	return b.String()
+}
+
+// checkBumped compares a release with the previous one: every component
+// and the bundle whose version stayed must have the same digest.
+func checkBumped(prev, rel *api.Release) error {
+	if prev == nil {
+		return nil
+	}
+	was := map[string]api.ArtifactRef{}
+	for _, c := range prev.Components {
+		was[c.Name] = c.Chart
+	}
+	var changed []Unbumped
+	for _, c := range rel.Components {
+		if p, ok := was[c.Name]; ok && p.Tag == c.Chart.Tag && p.Digest != c.Chart.Digest {
+			changed = append(changed, Unbumped{What: fmt.Sprintf("component %q", c.Name), Ref: c.Chart.Repository + ":" + c.Chart.Tag, Was: p.Digest, Now: c.Chart.Digest})
+		}
+	}
+	if prev.Bundle == rel.Bundle && prev.Version == rel.Version && prev.Artifact.Digest != rel.Artifact.Digest {
+		changed = append(changed, Unbumped{What: fmt.Sprintf("bundle %q", rel.Bundle), Ref: rel.Artifact.Repository + ":" + rel.Artifact.Tag, Was: prev.Artifact.Digest, Now: rel.Artifact.Digest})
+	}
+	if len(changed) > 0 {
+		return &UnbumpedError{Changed: changed}
+	}
+	return nil
+}
+
+// previousRelease reads the release.json of a previous build in out, or
+// nil when there is none.
+func previousRelease(out string) (*api.Release, error) {
+	b, err := os.ReadFile(filepath.Join(out, ReleaseFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rel api.Release
+	if err := json.Unmarshal(b, &rel); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(out, ReleaseFile), err)
+	}
+	return &rel, nil
 }
 
 // BuildResult is what a build wrote.
@@ -86,6 +151,15 @@ func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
 	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache, Bounds: b.Bounds})
 	if err != nil {
 		return nil, err
+	}
+	if !b.AllowUnbumped {
+		prev, err := previousRelease(out)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkBumped(prev, res.Release); err != nil {
+			return nil, err
+		}
 	}
 	if err := write(out, res); err != nil {
 		return nil, err

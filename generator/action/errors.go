@@ -35,5 +35,8 @@ func (e *UsageError) Error() string { return e.Msg }
 func IsUserError(err error) bool {
 	var ce *ComponentError
 	var ue *UsageError
-	return load.IsUserError(err) || errors.As(err, &ce) || errors.As(err, &ue) || errors.Is(err, load.ErrNotProject) || errors.Is(err, ErrStaleBuild)
+	var tm *TagMovedError
+	var ub *UnbumpedError
+	return load.IsUserError(err) || errors.As(err, &ce) || errors.As(err, &ue) || errors.As(err, &tm) || errors.As(err, &ub) ||
+		errors.Is(err, load.ErrNotProject) || errors.Is(err, ErrStaleBuild)
 }

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,9 @@ type Push struct {
 	Progress func(done, total int, r publish.Result)
 	// Options are extra publisher options (credentials, transport).
 	Options []publish.Option
+	// Force moves tags the target holds at other content; without it, such
+	// a push fails before writing anything.
+	Force bool
 }
 
 // PushResult is what a push did, charts in release order, bundle last.
@@ -84,7 +88,7 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 			logResult(p.Log, r)
 		}
 	}
-	return pushStages(ctx, pub, p.To, p.Jobs, report, charts, []pushItem{{what: fmt.Sprintf("bundle %q", rel.Bundle), ref: rel.Artifact, img: bundle}})
+	return pushStages(ctx, pub, p.To, p.Jobs, p.Force, report, charts, []pushItem{{what: fmt.Sprintf("bundle %q", rel.Bundle), ref: rel.Artifact, img: bundle}})
 }
 
 // pushItem is one artifact to publish.
@@ -102,22 +106,66 @@ type pushItem struct {
 // than 4.
 const DefaultPushJobs = 8
 
+// TagMovedError is a push that would point tags the target holds at other
+// content. Each names the tag and both digests.
+type TagMovedError struct{ Tags []MovedTag }
+
+// MovedTag is one tag a push would move.
+type MovedTag struct{ Ref, Target, Release string }
+
+func (e *TagMovedError) Error() string {
+	var b strings.Builder
+	for i, t := range e.Tags {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "tag %s points at %s, this release has %s for it: bump the version, or push with --force to move the tag", t.Ref, t.Target, t.Release)
+	}
+	return b.String()
+}
+
 // pushStages publishes stages one after another, the artifacts of a stage
 // at most jobs at once (0 means DefaultPushJobs), so an artifact is written only after
 // everything an earlier stage holds. report is called after each artifact;
 // calls do not overlap. Results keep the order of the stages and items.
-func pushStages(ctx context.Context, pub publish.Publisher, target string, jobs int, report func(publish.Result), stages ...[]pushItem) (*PushResult, error) {
+//
+// Before anything is written, every tag is looked up: one that the target
+// holds at other content fails the push (a *TagMovedError) unless force is
+// set, and one it holds at this content is not written again.
+func pushStages(ctx context.Context, pub publish.Publisher, target string, jobs int, force bool, report func(publish.Result), stages ...[]pushItem) (*PushResult, error) {
 	if jobs <= 0 {
 		jobs = DefaultPushJobs
 	}
+	held, err := tagged(ctx, pub, jobs, stages)
+	if err != nil {
+		return nil, err
+	}
+	var moved []MovedTag
+	for s, stage := range stages {
+		for i, it := range stage {
+			if h := held[s][i]; h != "" && h != it.ref.Digest {
+				moved = append(moved, MovedTag{Ref: pub.Ref(it.ref.Repository, it.ref.Tag), Target: h, Release: it.ref.Digest})
+			}
+		}
+	}
+	if len(moved) > 0 && !force {
+		return nil, &TagMovedError{Tags: moved}
+	}
 	res := &PushResult{Target: target}
 	var mu sync.Mutex
-	for _, stage := range stages {
+	for s, stage := range stages {
 		results := make([]publish.Result, len(stage))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(jobs)
 		for i, it := range stage {
 			g.Go(func() error {
+				if held[s][i] == it.ref.Digest {
+					results[i] = publish.Result{Ref: pub.Ref(it.ref.Repository, it.ref.Tag), Digest: it.ref.Digest, Skipped: true}
+					mu.Lock()
+					defer mu.Unlock()
+					report(results[i])
+					return nil
+				}
 				r, err := pub.Write(gctx, it.ref.Repository, it.ref.Tag, it.img)
 				if err != nil {
 					return fmt.Errorf("%s: %w", it.what, err)
@@ -138,6 +186,28 @@ func pushStages(ctx context.Context, pub publish.Publisher, target string, jobs 
 		res.Bytes += a.Bytes
 	}
 	return res, nil
+}
+
+// tagged looks up what the target holds at every item's tag, at most jobs
+// at once.
+func tagged(ctx context.Context, pub publish.Publisher, jobs int, stages [][]pushItem) ([][]string, error) {
+	held := make([][]string, len(stages))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for s, stage := range stages {
+		held[s] = make([]string, len(stage))
+		for i, it := range stage {
+			g.Go(func() error {
+				d, err := pub.Tagged(gctx, it.ref.Repository, it.ref.Tag)
+				if err != nil {
+					return fmt.Errorf("%s: %w", it.what, err)
+				}
+				held[s][i] = d
+				return nil
+			})
+		}
+	}
+	return held, g.Wait()
 }
 
 // logResult writes a line about a published artifact to w, if any.

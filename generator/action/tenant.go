@@ -284,6 +284,8 @@ type TenantPush struct {
 	PlainHTTP bool
 	Options   []publish.Option
 	Log       io.Writer
+	// Force moves tags the target holds at other content.
+	Force bool
 }
 
 // Run pushes the tenant release.
@@ -329,5 +331,5 @@ func (p *TenantPush) Run(ctx context.Context) (*PushResult, error) {
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
-	return pushStages(ctx, pub, p.To, 0, func(r publish.Result) { logResult(p.Log, r) }, apps, tenants)
+	return pushStages(ctx, pub, p.To, 0, p.Force, func(r publish.Result) { logResult(p.Log, r) }, apps, tenants)
 }

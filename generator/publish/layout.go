@@ -113,6 +113,30 @@ func (l *Layout) sortIndex() error {
 	return l.path.WriteFile("index.json", b, 0o644)
 }
 
+// Tagged implements Publisher.
+func (l *Layout) Tagged(ctx context.Context, repo, tag string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	idx, err := l.path.ImageIndex()
+	if err != nil {
+		return "", err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	ref := l.Ref(repo, tag)
+	for _, desc := range m.Manifests {
+		if desc.Annotations[AnnotationRefName] == ref {
+			return desc.Digest.String(), nil
+		}
+	}
+	return "", nil
+}
+
 // has reports whether the index names ref with digest d.
 func (l *Layout) has(ref string, d v1.Hash) bool {
 	idx, err := l.path.ImageIndex()

@@ -14,6 +14,9 @@ type Publisher interface {
 	Write(ctx context.Context, repo, tag string, img v1.Image) (Result, error)
 	// Ref names repo:tag as a user would address it through this publisher.
 	Ref(repo, tag string) string
+	// Tagged returns the digest repo:tag points at, or "" when the target
+	// has no such tag.
+	Tagged(ctx context.Context, repo, tag string) (string, error)
 }
 
 // Result is what one Write did.

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Option configures a registry publisher.
@@ -145,6 +146,23 @@ func (r *Registry) Write(ctx context.Context, repo, tag string, img v1.Image) (R
 	res.Bytes = c.blobBytes.Load()
 	res.Skipped = c.manifests.Load() == 0
 	return res, nil
+}
+
+// Tagged implements Publisher.
+func (r *Registry) Tagged(ctx context.Context, repo, tag string) (string, error) {
+	ref, err := r.tag(repo, tag)
+	if err != nil {
+		return "", err
+	}
+	desc, err := remote.Head(ref, r.remoteOptions(ctx, nil)...)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolving %s: %w", ref, err)
+	}
+	return desc.Digest.String(), nil
 }
 
 // Resolve returns the digest repo:tag points at.

@@ -293,10 +293,21 @@ func TestDemoBundle(t *testing.T) {
 		// Re-point a chart's tag at other content: nothing in the cluster moves.
 		c := built.Release.Components[0]
 		ref, _ := name.ParseReference(cluster.registry+"/demo/"+c.Chart.Repository+":"+c.Chart.Tag, name.Insecure)
+		orig, err := remote.Image(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
 		img, _ := random.Image(512, 1)
 		if err := remote.Write(ref, img); err != nil {
 			t.Fatal(err)
 		}
+		// Put the tag back afterwards: the next push would refuse to move
+		// it again (distgen push's tag policy).
+		defer func() {
+			if err := remote.Write(ref, orig); err != nil {
+				t.Fatal(err)
+			}
+		}()
 		token := time.Now().Format(time.RFC3339Nano)
 		patch := fmt.Appendf(nil, `{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, token)
 		if _, err := cluster.client.Resource(ociGVR).Namespace(c.Namespace).Patch(context.Background(), c.Name, "application/merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
