@@ -550,3 +550,51 @@ func fileSize(path string) int64 {
 	}
 	return info.Size()
 }
+
+// A blob changed inside a layout or an archive is not mirrored: the copy
+// to a layout or an archive fails naming the blob and both digests, and
+// the destination holds no tag for the release.
+func TestMirrorRefusesDamagedBlob(t *testing.T) {
+	origin, _, _, _ := mirrorFixture(t)
+	whole := filepath.Join(t.TempDir(), "whole.tar")
+	mirrorRun(t, "--from", "oci://"+hostOf(origin)+"/distgen/bundles/demo:0.1.0", "--to", whole)
+	src := t.TempDir()
+	if out, err := exec.Command("tar", "-xf", whole, "-C", src).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	img := chartImage(t, src, "charts/platform-rbac:0.1.0")
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	path := filepath.Join(src, "blobs", "sha256", ld.Hex)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "damaged.tar")
+	if out, err := exec.Command("tar", "-cf", archive, "-C", src, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	for _, from := range []string{"oci-layout:" + src, archive} {
+		for _, to := range []string{"oci-layout:" + t.TempDir(), filepath.Join(t.TempDir(), "copy.tar")} {
+			m := &action.Mirror{From: from, Bundle: "demo:0.1.0", To: to, Jobs: 1}
+			_, err := m.Run(context.Background())
+			if err == nil || !strings.Contains(err.Error(), ld.String()) || !strings.Contains(err.Error(), "has digest sha256:") {
+				t.Errorf("mirror %s -> %s: %v, want the damaged blob named with both digests", from, to, err)
+			}
+			if strings.HasSuffix(to, ".tar") {
+				if _, err := os.Stat(to); err == nil {
+					t.Errorf("mirror %s -> %s wrote the archive", from, to)
+				}
+				continue
+			}
+			dst := strings.TrimPrefix(to, "oci-layout:")
+			if idx, err := os.ReadFile(filepath.Join(dst, "index.json")); err == nil && strings.Contains(string(idx), "bundles/demo") {
+				t.Errorf("mirror %s -> %s tagged the bundle", from, to)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/distgen/distgen/generator/action"
@@ -129,4 +132,125 @@ func TestServeAction(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop")
 	}
+}
+
+// serve does not trust its layout: hostile names are not served (and never
+// crash it), a blob that is a link out of the layout is not followed, and
+// changed content is refused rather than served under its old digest.
+func TestServeUntrustedLayout(t *testing.T) {
+	out, res := build(t, repoRoot, "demo")
+	clean := t.TempDir()
+	if _, err := push(t, out, "oci-layout:"+clean); err != nil {
+		t.Fatal(err)
+	}
+	// copyLayout copies the clean layout and lets edit change the copy.
+	copyLayout := func(edit func(dir string, idx map[string]any)) string {
+		t.Helper()
+		dir := t.TempDir()
+		if err := os.CopyFS(dir, os.DirFS(clean)); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idx map[string]any
+		if err := json.Unmarshal(b, &idx); err != nil {
+			t.Fatal(err)
+		}
+		edit(dir, idx)
+		if b, err = json.Marshal(idx); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	manifests := func(idx map[string]any) []any { return idx["manifests"].([]any) }
+	rename := func(i int, ref string) func(string, map[string]any) {
+		return func(_ string, idx map[string]any) {
+			manifests(idx)[i].(map[string]any)["annotations"].(map[string]any)["org.opencontainers.image.ref.name"] = ref
+		}
+	}
+	blob := func(dir, digest string) string {
+		return filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(digest, "sha256:"))
+	}
+
+	// Hostile names: listed nowhere, and the rest is served.
+	for _, ref := range []string{"bundles/demo x:0.1.0", "bundles/demo\r\nX-Evil: 1:0.1.0", "../../etc/x:1", "charts/UPPER:1.0.0", "charts/ok:bad tag"} {
+		dir := copyLayout(rename(0, ref))
+		_, refs, err := serve.Handler(dir, "")
+		if err != nil {
+			t.Errorf("%q: %v", ref, err)
+			continue
+		}
+		for _, r := range refs {
+			if strings.ContainsAny(r, " \r\n") || strings.Contains(r, "..") || strings.Contains(r, "UPPER") {
+				t.Errorf("%q served as %q", ref, r)
+			}
+		}
+		if len(refs) != len(res.Release.Components) {
+			t.Errorf("%q: serving %d refs, want the %d others", ref, len(refs), len(res.Release.Components))
+		}
+	}
+
+	// A layer blob that is a link to a file outside the layout.
+	c := res.Release.Components[0]
+	img := chartImage(t, clean, c.Chart.Repository+":"+c.Chart.Tag)
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("not yours"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	linked := copyLayout(func(dir string, _ map[string]any) {
+		os.Remove(blob(dir, ld.String()))
+		if err := os.Symlink(outside, blob(dir, ld.String())); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if _, _, err := serve.Handler(linked, ""); err == nil {
+		t.Error("a layout whose blob links out of it is served")
+	}
+
+	// One flipped byte in a chart layer; an edited manifest.
+	flipped := copyLayout(func(dir string, _ map[string]any) {
+		b, _ := os.ReadFile(blob(dir, ld.String()))
+		b[len(b)/2] ^= 0xff
+		os.WriteFile(blob(dir, ld.String()), b, 0o644)
+	})
+	if _, _, err := serve.Handler(flipped, ""); err == nil || !strings.Contains(err.Error(), ld.String()) || !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("a layout with a flipped byte: %v, want the blob named as damaged", err)
+	}
+	edited := copyLayout(func(dir string, _ map[string]any) {
+		path := blob(dir, res.Release.Artifact.Digest)
+		b, _ := os.ReadFile(path)
+		os.WriteFile(path, append(b, ' '), 0o644) // still JSON, another digest
+	})
+	if _, _, err := serve.Handler(edited, ""); err == nil || !strings.Contains(err.Error(), res.Release.Artifact.Digest) {
+		t.Errorf("a layout with an edited manifest: %v, want its digest named", err)
+	}
+}
+
+// chartImage reads repo:tag from a layout.
+func chartImage(t *testing.T, dir, ref string) v1.Image {
+	t.Helper()
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := p.ImageIndex()
+	m, _ := idx.IndexManifest()
+	for _, d := range m.Manifests {
+		if d.Annotations["org.opencontainers.image.ref.name"] == ref {
+			img, err := p.Image(d.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return img
+		}
+	}
+	t.Fatalf("no %s in %s", ref, dir)
+	return nil
 }

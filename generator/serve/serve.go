@@ -6,6 +6,8 @@ package serve
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,12 +16,16 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/distgen/distgen/generator/publish"
 )
@@ -27,6 +33,12 @@ import (
 // Handler serves the OCI layout at dir as a read-only registry. Each image
 // named "repo:tag" in the layout's index is served as PREFIX/repo:tag
 // (prefix may be empty). It returns the references it serves, sorted.
+//
+// The layout is not trusted: a name that is not a repository and tag by
+// the OCI distribution grammar is not served, a manifest must hash to the
+// digest the index gives it, and a blob is served only if it is a regular
+// file in the layout that hashes to its name (checked once, before its
+// first byte is sent).
 func Handler(dir, prefix string) (http.Handler, []string, error) {
 	p, err := layout.FromPath(dir)
 	if err != nil {
@@ -40,25 +52,29 @@ func Handler(dir, prefix string) (http.Handler, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	reg := registry.New(registry.WithBlobHandler(blobs{dir: dir}), registry.Logger(log.New(io.Discard, "", 0)))
+	store := &blobs{dir: dir, verified: map[v1.Hash]checked{}}
+	reg := registry.New(registry.WithBlobHandler(store), registry.Logger(log.New(io.Discard, "", 0)))
 	prefix = strings.Trim(prefix, "/")
 	var refs []string
 	for _, desc := range m.Manifests {
 		ref := desc.Annotations[publish.AnnotationRefName]
 		repo, tag, ok := strings.Cut(ref, ":")
-		if !ok {
-			continue
+		if !ok || !repoRE.MatchString(repo) || !tagRE.MatchString(tag) || len(repo) > 255 {
+			continue // not a name a registry could serve
 		}
 		if prefix != "" {
 			repo = prefix + "/" + repo
 		}
-		raw, err := os.ReadFile(blobPath(dir, desc.Digest))
+		raw, err := store.closure(desc.Digest, desc.MediaType)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", ref, err)
 		}
 		// Load the manifest through the registry's own API, which checks
 		// that every blob it references is there.
-		req := httptest.NewRequest(http.MethodPut, "/v2/"+repo+"/manifests/"+tag, bytes.NewReader(raw))
+		req, err := http.NewRequest(http.MethodPut, "/v2/"+repo+"/manifests/"+tag, bytes.NewReader(raw))
+		if err != nil {
+			continue
+		}
 		req.Header.Set("Content-Type", string(desc.MediaType))
 		rec := httptest.NewRecorder()
 		reg.ServeHTTP(rec, req)
@@ -84,28 +100,134 @@ func readOnly(h http.Handler) http.Handler {
 	})
 }
 
+// The OCI distribution grammar of repository names and tags.
+var (
+	repoRE = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+	tagRE  = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+)
+
 // blobs reads blobs from the layout's content-addressed blob directory.
-type blobs struct{ dir string }
+type blobs struct {
+	dir string
+	// verified holds the blobs checked so far, by digest, with the size
+	// and time they had then.
+	mu       sync.Mutex
+	verified map[v1.Hash]checked
+}
+
+type checked struct {
+	size int64
+	mod  int64
+}
 
 func blobPath(dir string, h v1.Hash) string {
 	return filepath.Join(dir, "blobs", h.Algorithm, h.Hex)
 }
 
-func (b blobs) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
-	fi, err := os.Stat(blobPath(b.dir, h))
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, registry.ErrNotFound
+// open opens the blob h: a regular file, not a link, that hashes to h.
+func (b *blobs) open(h v1.Hash) (*os.File, int64, error) {
+	if h.Algorithm != "sha256" || len(h.Hex) != 64 {
+		return nil, 0, registry.ErrNotFound
 	}
+	f, err := os.OpenFile(blobPath(b.dir, h), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ELOOP) {
+		return nil, 0, registry.ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	info, err := f.Stat()
+	if err != nil || !info.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, registry.ErrNotFound
+	}
+	c := checked{info.Size(), info.ModTime().UnixNano()}
+	b.mu.Lock()
+	ok := b.verified[h] == c
+	b.mu.Unlock()
+	if !ok {
+		sum := sha256.New()
+		if _, err := io.Copy(sum, f); err != nil {
+			f.Close()
+			return nil, 0, err
+		}
+		if got := hex.EncodeToString(sum.Sum(nil)); got != h.Hex {
+			f.Close()
+			return nil, 0, fmt.Errorf("blob %s in the layout is damaged: its content has digest sha256:%s", h, got)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			f.Close()
+			return nil, 0, err
+		}
+		b.mu.Lock()
+		b.verified[h] = c
+		b.mu.Unlock()
+	}
+	return f, info.Size(), nil
+}
+
+func (b *blobs) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
+	f, size, err := b.open(h)
 	if err != nil {
 		return 0, err
 	}
-	return fi.Size(), nil
+	f.Close()
+	return size, nil
 }
 
-func (b blobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
-	f, err := os.Open(blobPath(b.dir, h))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, registry.ErrNotFound
+func (b *blobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
+	f, _, err := b.open(h)
+	if err != nil {
+		return nil, err
 	}
-	return f, err
+	return f, nil
+}
+
+// read reads a blob of the layout, checked against h.
+func (b *blobs) read(h v1.Hash) ([]byte, error) {
+	f, _, err := b.open(h)
+	if err != nil {
+		if errors.Is(err, registry.ErrNotFound) {
+			return nil, fmt.Errorf("blob %s is not a regular file in the layout", h)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// closure checks the manifest h of the given media type and every blob it
+// names (an index's manifests, in turn), and returns the manifest.
+func (b *blobs) closure(h v1.Hash, mt types.MediaType) ([]byte, error) {
+	raw, err := b.read(h)
+	if err != nil {
+		return nil, err
+	}
+	if mt.IsIndex() {
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", h, err)
+		}
+		for _, m := range idx.Manifests {
+			if _, err := b.closure(m.Digest, m.MediaType); err != nil {
+				return nil, err
+			}
+		}
+		return raw, nil
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", h, err)
+	}
+	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		f, _, err := b.open(d.Digest)
+		if errors.Is(err, registry.ErrNotFound) {
+			return nil, fmt.Errorf("blob %s is not a regular file in the layout", d.Digest)
+		}
+		if err != nil {
+			return nil, err
+		}
+		f.Close()
+	}
+	return raw, nil
 }
