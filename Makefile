@@ -15,6 +15,8 @@ CUE_VERSION := $(shell $(GO) list -m -f '{{.Version}}' cuelang.org/go)
 HELM3 := $(TOOLS_CACHE)/helm-$(HELM3_VERSION)/helm
 HELM4 := $(TOOLS_CACHE)/helm-$(HELM4_VERSION)/helm
 CUE := $(TOOLS_CACHE)/cue-$(CUE_VERSION)/cue
+COSIGN_VERSION := v2.6.5
+COSIGN := $(TOOLS_CACHE)/cosign-$(COSIGN_VERSION)/cosign
 STATICCHECK_VERSION := v0.6.1
 STATICCHECK := $(TOOLS_CACHE)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
@@ -42,7 +44,7 @@ unit: tools ## The fast tests: CUE vet, go vet, unit, CLI and helm/cue interop (
 	$(CUE) vet -c ./bundles
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./tests/e2e/
-	DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) DISTGEN_CUE=$(CUE) $(GO) test -count=1 ./...
+	DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) DISTGEN_CUE=$(CUE) DISTGEN_COSIGN=$(COSIGN) $(GO) test -count=1 ./...
 	$(GO) test -race -count=1 -run 'TestBuildIsPure' ./generator/action/
 
 lint: tools $(STATICCHECK) ## Check formatting and vet Go and CUE sources; staticcheck
@@ -63,7 +65,7 @@ bench: tools ## Go benchmarks, then bench/compare: distgen vs helm, flux and cra
 	eval "$$(bash bench/tools.sh)" && DISTGEN_CRANE=$$DISTGEN_CRANE DISTGEN_FLUX=$$DISTGEN_FLUX DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) \
 		$(GO) run ./bench/compare -n $(BENCH_N) -rounds $(BENCH_ROUNDS) -out docs/benchmarks.md
 
-tools: $(HELM3) $(HELM4) $(CUE) ## Build the pinned helm v3, helm v4 and cue CLIs into the tool cache
+tools: $(HELM3) $(HELM4) $(CUE) $(COSIGN) ## Build the pinned helm v3, helm v4, cue and cosign CLIs into the tool cache
 
 $(HELM3):
 	GOBIN=$(dir $@) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
@@ -71,6 +73,8 @@ $(HELM4):
 	GOBIN=$(dir $@) $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
 $(CUE):
 	GOBIN=$(dir $@) $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION)
+$(COSIGN):
+	GOBIN=$(dir $@) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 $(STATICCHECK):
 	GOBIN=$(dir $@) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 

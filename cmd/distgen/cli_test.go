@@ -511,3 +511,33 @@ func TestBuildRefusesUnbumpedChange(t *testing.T) {
 	}
 	mustRun(t, "build", "-C", root, "--out", out)
 }
+
+// keygen, push --sign and verify from the command line: a release signed
+// by one key verifies with it (exit 0) and not with another (exit 1).
+func TestSignCommands(t *testing.T) {
+	t.Setenv("COSIGN_PASSWORD", "pw")
+	keys := t.TempDir()
+	for _, k := range []string{"a", "b"} {
+		mustRun(t, "keygen", "--output-key-prefix", filepath.Join(keys, k))
+	}
+	if code, _, stderr := runCLI(t, "keygen", "--output-key-prefix", filepath.Join(keys, "a")); code != exitUser || !strings.Contains(stderr, "refusing to replace a key") {
+		t.Errorf("keygen over an existing key: exit %d\n%s", code, stderr)
+	}
+	if info, err := os.Stat(filepath.Join(keys, "a.key")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("a.key: %v %v, want mode 0600", info.Mode(), err)
+	}
+	out := filepath.Join(t.TempDir(), "dist")
+	mustRun(t, "build", "-C", "testdata/base", "--out", out)
+	to := "oci-layout:" + t.TempDir()
+	mustRun(t, "push", "-C", "testdata/base", "--from", out, "--to", to, "--sign", "--key", filepath.Join(keys, "a.key"))
+	if got := mustRun(t, "verify", "--key", filepath.Join(keys, "a.pub"), "--from", to); strings.Count(got, "verified ") != 4 {
+		t.Errorf("verify printed:\n%s", got)
+	}
+	if code, _, stderr := runCLI(t, "verify", "--key", filepath.Join(keys, "b.pub"), "--from", to); code != exitUser || strings.Count(stderr, "no signature by this key") != 4 {
+		t.Errorf("verify with another key: exit %d\n%s", code, stderr)
+	}
+	t.Setenv("COSIGN_PASSWORD", "wrong")
+	if code, _, stderr := runCLI(t, "sign", "--key", filepath.Join(keys, "a.key"), to+"/bundles/test:1.2.3"); code != exitUser || !strings.Contains(stderr, "does not open with this password") {
+		t.Errorf("sign with the wrong password: exit %d\n%s", code, stderr)
+	}
+}

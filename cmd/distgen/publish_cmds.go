@@ -51,6 +51,8 @@ func progressBar(w io.Writer) func(done, total int, r publish.Result) {
 func newPush(s streams, g *globals) *cobra.Command {
 	var out outputFormat
 	a := &action.Push{Log: s.Err}
+	var signIt bool
+	var signWith string
 	cmd := &cobra.Command{
 		Use:   "push",
 		Short: "Publish a built bundle: its charts, then its Flux objects",
@@ -68,10 +70,22 @@ the Docker config and its credential helpers.`,
   distgen push --bundle demo --to oci://127.0.0.1:5000/platform --plain-http
 
   # into an OCI image layout directory (no registry needed)
-  distgen push --bundle demo --to oci-layout:dist/demo-oci`,
+  distgen push --bundle demo --to oci-layout:dist/demo-oci
+
+  # and sign every artifact (cosign's format)
+  COSIGN_PASSWORD=... distgen push --bundle demo --to oci://registry.example.com/platform --sign --key cosign.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.Project = g.project()
+			if signIt != (signWith != "") {
+				return flagError{fmt.Errorf("--sign and --key go together")}
+			}
+			if signIt {
+				var err error
+				if a.SignKey, err = action.LoadPrivateKey(signWith, password()); err != nil {
+					return err
+				}
+			}
 			if isTerminal(s.Err) {
 				a.Progress = progressBar(s.Err)
 			}
@@ -83,6 +97,8 @@ the Docker config and its credential helpers.`,
 		},
 	}
 	cmd.Flags().BoolVar(&a.Force, "force", false, "move tags the target holds at other content (without it, such a push fails before writing anything)")
+	cmd.Flags().BoolVar(&signIt, "sign", false, "sign every artifact once all are pushed, as distgen sign does (needs --key)")
+	cmd.Flags().StringVar(&signWith, "key", "", "private key for --sign (cosign format; password in $COSIGN_PASSWORD)")
 	cmd.Flags().StringVar(&a.To, "to", "", "target: oci://HOST/PREFIX or oci-layout:DIR (required)")
 	cmd.Flags().StringVar(&a.From, "from", "", "build output directory (default dist/<bundle> in the project)")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")

@@ -138,6 +138,9 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newBootstrap(s),
 		newServe(s),
 		newMirror(s, g),
+		newKeygen(s),
+		newSign(s, g),
+		newVerify(s, g),
 		newVersion(s),
 	)
 	return root

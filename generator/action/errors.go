@@ -37,6 +37,7 @@ func IsUserError(err error) bool {
 	var ue *UsageError
 	var tm *TagMovedError
 	var ub *UnbumpedError
-	return load.IsUserError(err) || errors.As(err, &ce) || errors.As(err, &ue) || errors.As(err, &tm) || errors.As(err, &ub) ||
+	var ve *VerifyError
+	return load.IsUserError(err) || errors.As(err, &ce) || errors.As(err, &ue) || errors.As(err, &tm) || errors.As(err, &ub) || errors.As(err, &ve) ||
 		errors.Is(err, load.ErrNotProject) || errors.Is(err, ErrStaleBuild)
 }

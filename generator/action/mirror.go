@@ -40,42 +40,11 @@ type MirrorResult struct {
 
 // Run mirrors the release.
 func (m *Mirror) Run(ctx context.Context) (*MirrorResult, error) {
-	from, bundle := m.From, m.Bundle
-	if strings.HasPrefix(from, publish.SchemeRegistry) {
-		ref := strings.TrimPrefix(from, publish.SchemeRegistry)
-		prefix, name, ok := strings.Cut(ref, "/bundles/")
-		if !ok {
-			if prefix, name, ok = strings.Cut(ref, "/"+TenantsDir+"/"); ok {
-				name = TenantsDir + "/" + name
-			}
-		}
-		if !ok {
-			return nil, &UsageError{Msg: fmt.Sprintf("--from %q: want oci://HOST/PREFIX/bundles/NAME:VERSION or oci://HOST/PREFIX/tenants/NAME:VERSION", from)}
-		}
-		from, bundle = publish.SchemeRegistry+prefix, name
-	}
-	src, err := mirror.Open(from, m.PlainHTTP)
-	if err != nil {
-		return nil, &UsageError{Msg: err.Error()}
-	}
-	defer src.Close()
-	if bundle == "" {
-		if bundle, err = onlyBundle(src.Layout); err != nil {
-			return nil, err
-		}
-	}
-	name, version, ok := strings.Cut(bundle, ":")
-	if !ok || name == "" || version == "" {
-		return nil, &UsageError{Msg: fmt.Sprintf("bundle %q: want NAME:VERSION", bundle)}
-	}
-	repo := "bundles/" + name
-	if strings.HasPrefix(name, TenantsDir+"/") {
-		repo = name
-	}
-	rel, err := mirror.InspectArtifact(ctx, src, repo, version)
+	src, rel, err := openRelease(ctx, m.From, m.Bundle, m.PlainHTTP)
 	if err != nil {
 		return nil, err
 	}
+	defer src.Close()
 	res, err := mirror.Copy(ctx, src, rel, m.To, mirror.Options{
 		Jobs: m.Jobs, PlainHTTP: m.PlainHTTP, Publish: m.Options,
 		Progress: func(r publish.Result) {
@@ -93,6 +62,51 @@ func (m *Mirror) Run(ctx context.Context) (*MirrorResult, error) {
 		return nil, err
 	}
 	return &MirrorResult{Release: rel, Result: res}, nil
+}
+
+// openRelease opens where a release is (oci://HOST/PREFIX/bundles/NAME:VERSION,
+// oci://HOST/PREFIX/tenants/NAME:VERSION, oci-layout:DIR or FILE.tar, with
+// bundle naming NAME:VERSION where a layout holds several) and lists what
+// it references. The caller closes the location.
+func openRelease(ctx context.Context, from, bundle string, plainHTTP bool) (*mirror.Location, *mirror.Release, error) {
+	if strings.HasPrefix(from, publish.SchemeRegistry) {
+		ref := strings.TrimPrefix(from, publish.SchemeRegistry)
+		prefix, name, ok := strings.Cut(ref, "/bundles/")
+		if !ok {
+			if prefix, name, ok = strings.Cut(ref, "/"+TenantsDir+"/"); ok {
+				name = TenantsDir + "/" + name
+			}
+		}
+		if !ok {
+			return nil, nil, &UsageError{Msg: fmt.Sprintf("--from %q: want oci://HOST/PREFIX/bundles/NAME:VERSION or oci://HOST/PREFIX/tenants/NAME:VERSION", from)}
+		}
+		from, bundle = publish.SchemeRegistry+prefix, name
+	}
+	src, err := mirror.Open(from, plainHTTP)
+	if err != nil {
+		return nil, nil, &UsageError{Msg: err.Error()}
+	}
+	if bundle == "" {
+		if bundle, err = onlyBundle(src.Layout); err != nil {
+			src.Close()
+			return nil, nil, err
+		}
+	}
+	name, version, ok := strings.Cut(bundle, ":")
+	if !ok || name == "" || version == "" {
+		src.Close()
+		return nil, nil, &UsageError{Msg: fmt.Sprintf("bundle %q: want NAME:VERSION", bundle)}
+	}
+	repo := "bundles/" + name
+	if strings.HasPrefix(name, TenantsDir+"/") {
+		repo = name
+	}
+	rel, err := mirror.InspectArtifact(ctx, src, repo, version)
+	if err != nil {
+		src.Close()
+		return nil, nil, err
+	}
+	return src, rel, nil
 }
 
 // onlyBundle names the one bundle (or tenant) a layout holds.
@@ -115,6 +129,9 @@ func onlyBundle(dir string) (string, error) {
 	var found []string
 	for _, d := range m.Manifests {
 		ref := d.Annotations[publish.AnnotationRefName]
+		if _, tag, _ := strings.Cut(ref, ":"); strings.HasPrefix(tag, "sha256-") && strings.HasSuffix(tag, ".sig") {
+			continue // signatures, not a bundle
+		}
 		if name, ok := strings.CutPrefix(ref, "bundles/"); ok {
 			found = append(found, name)
 		} else if strings.HasPrefix(ref, TenantsDir+"/") {

@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -47,6 +48,8 @@ type Push struct {
 	// Force moves tags the target holds at other content; without it, such
 	// a push fails before writing anything.
 	Force bool
+	// SignKey, when set, signs every artifact once all are pushed.
+	SignKey *ecdsa.PrivateKey
 }
 
 // PushResult is what a push did, charts in release order, bundle last.
@@ -55,6 +58,8 @@ type PushResult struct {
 	Artifacts []publish.Result `json:"artifacts"`
 	// Bytes is the number of blob bytes uploaded.
 	Bytes int64 `json:"bytes"`
+	// Signatures are the signature images written (push --sign).
+	Signatures []publish.Result `json:"signatures,omitempty"`
 }
 
 // ErrStaleBuild is returned when a build's output no longer matches its
@@ -88,7 +93,20 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 			logResult(p.Log, r)
 		}
 	}
-	return pushStages(ctx, pub, p.To, p.Jobs, p.Force, report, charts, []pushItem{{what: fmt.Sprintf("bundle %q", rel.Bundle), ref: rel.Artifact, img: bundle}})
+	res, err := pushStages(ctx, pub, p.To, p.Jobs, p.Force, report, charts, []pushItem{{what: fmt.Sprintf("bundle %q", rel.Bundle), ref: rel.Artifact, img: bundle}})
+	if err != nil || p.SignKey == nil {
+		return res, err
+	}
+	refs := make([]api.ArtifactRef, 0, len(rel.Components)+1)
+	for _, c := range rel.Components {
+		refs = append(refs, c.Chart)
+	}
+	signed, err := signArtifacts(ctx, p.To, p.PlainHTTP, p.Options, p.SignKey, p.Log, append(refs, rel.Artifact))
+	if err != nil {
+		return res, err
+	}
+	res.Signatures = signed.Signatures
+	return res, nil
 }
 
 // pushItem is one artifact to publish.

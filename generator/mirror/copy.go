@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/distgen/distgen/generator/publish"
+	"github.com/distgen/distgen/generator/sign"
 )
 
 // Options configure Copy.
@@ -39,6 +40,8 @@ type Result struct {
 	Artifacts []publish.Result `json:"artifacts"`
 	// Bytes is the number of blob bytes written to the destination.
 	Bytes int64 `json:"bytes"`
+	// Signatures are the signature images copied with the artifacts.
+	Signatures []publish.Result `json:"signatures,omitempty"`
 }
 
 // Copy copies rel from src to the destination target (oci://HOST/PREFIX,
@@ -102,6 +105,19 @@ func Copy(ctx context.Context, src *Location, rel *Release, target string, o Opt
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	// Signatures travel with what they sign, before the bundle is tagged,
+	// so a site verifies the very signatures the origin holds.
+	for _, a := range append(append([]Artifact{}, rel.Charts...), rel.Bundle) {
+		r, ok, err := copySignatures(ctx, src, dst, a)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			res.Signatures = append(res.Signatures, r)
+			res.Bytes += r.Bytes
+			report(r)
+		}
+	}
 	bundle, err := read(ctx, src, rel.Bundle, o.PlainHTTP)
 	if err != nil {
 		return nil, err
@@ -119,6 +135,27 @@ func Copy(ctx context.Context, src *Location, rel *Release, target string, o Opt
 		res.Bytes += a.Bytes
 	}
 	return res, nil
+}
+
+// copySignatures copies the signature image of a (its .sig tag), if the
+// source has one.
+func copySignatures(ctx context.Context, src *Location, dst publish.Publisher, a Artifact) (publish.Result, bool, error) {
+	d, err := v1.NewHash(a.Digest)
+	if err != nil {
+		return publish.Result{}, false, fmt.Errorf("%s: %w", describe(a), err)
+	}
+	sigs, err := src.Signatures(ctx, a.Repository, d)
+	if err != nil || sigs == nil {
+		if err != nil {
+			err = fmt.Errorf("reading the signatures of %s: %w", describe(a), err)
+		}
+		return publish.Result{}, false, err
+	}
+	r, err := dst.Write(ctx, a.Repository, sign.Tag(d), sigs)
+	if err != nil {
+		return r, false, fmt.Errorf("writing the signatures of %s: %w", describe(a), err)
+	}
+	return r, true, nil
 }
 
 // read opens an artifact at the source and checks its digest.

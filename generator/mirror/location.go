@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,9 +23,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/distgen/distgen/generator/internal/scratch"
 	"github.com/distgen/distgen/generator/publish"
+	"github.com/distgen/distgen/generator/sign"
 )
 
 // Location is where a release is read from: a registry under a prefix, or
@@ -126,7 +129,31 @@ func layoutImage(dir, repo, ref string) (v1.Image, error) {
 			return idx.Image(d.Digest)
 		}
 	}
-	return nil, fmt.Errorf("%s has no %s %s", dir, repo, ref)
+	return nil, fmt.Errorf("%s has no %s %s: %w", dir, repo, ref, ErrNotFound)
+}
+
+// ErrNotFound is returned for an artifact a location does not hold.
+var ErrNotFound = errors.New("not found")
+
+// Signatures returns the signature image of the artifact with digest d in
+// repo (its sha256-….sig tag), or nil when it has none.
+func (l *Location) Signatures(ctx context.Context, repo string, d v1.Hash) (v1.Image, error) {
+	img, err := l.image(ctx, repo, sign.Tag(d))
+	var te *transport.Error
+	if errors.Is(err, ErrNotFound) || (errors.As(err, &te) && te.StatusCode == http.StatusNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A registry's image is read lazily: make sure the tag is there.
+	if _, err := img.Manifest(); err != nil {
+		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return img, nil
 }
 
 // untar unpacks an archive, refusing anything but plain files and
