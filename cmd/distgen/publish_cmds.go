@@ -123,6 +123,7 @@ func printManifest(s streams, manifest []byte, file string, err error) error {
 
 func newBootstrap(s streams) *cobra.Command {
 	a := &action.Bootstrap{}
+	var verifyKey string
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
 		Short: "Print the Flux objects that make a cluster pull and reconcile a pushed bundle",
@@ -140,13 +141,24 @@ come from. Apply the output to a cluster that runs Flux.`,
   distgen bootstrap --from oci://mirror.local/platform/bundles/demo:0.1.0 --relocate-images
 
   # follow every 0.1.x release, charts from a mirror
-  distgen bootstrap --from oci://mirror.local/platform/bundles/demo:0.1.0 --track '0.1.x' --registry mirror.local/platform`,
+  distgen bootstrap --from oci://mirror.local/platform/bundles/demo:0.1.0 --track '0.1.x' --registry mirror.local/platform
+
+  # Flux verifies the bundle's and every chart's signature with cosign.pub
+  distgen bootstrap --from oci://registry.example.com/platform/bundles/demo:0.1.0 --verify-key cosign.pub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if verifyKey != "" {
+				b, err := os.ReadFile(verifyKey)
+				if err != nil {
+					return flagError{fmt.Errorf("--verify-key: %w", err)}
+				}
+				a.VerifyKey = b
+			}
 			out, err := a.Run(cmd.Context())
 			return printManifest(s, out, a.Out, err)
 		},
 	}
+	cmd.Flags().StringVar(&verifyKey, "verify-key", "", "cosign public key: the cluster verifies every artifact's signature with it (spec.verify, provider cosign)")
 	cmd.Flags().StringVar(&a.From, "from", "", "the bundle: oci://HOST/PREFIX/bundles/NAME:VERSION (required)")
 	cmd.Flags().StringVar(&a.Track, "track", "", "follow a SemVer range of bundle versions instead of pinning the digest")
 	cmd.Flags().StringVar(&a.Release, "release", "", "pin the digest recorded in this build output's release.json instead of asking the registry")

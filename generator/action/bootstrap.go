@@ -14,6 +14,7 @@ import (
 	"github.com/distgen/distgen/generator/mirror"
 	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/generator/render/flux"
+	"github.com/distgen/distgen/generator/sign"
 )
 
 // Bootstrap writes the objects that make a cluster running Flux pull and
@@ -42,6 +43,9 @@ type Bootstrap struct {
 	Out string
 	// Options are extra publisher options (credentials, transport).
 	Options []publish.Option
+	// VerifyKey, when set, is a cosign public key (PEM): the cluster
+	// verifies the bundle's and every chart's signature with it.
+	VerifyKey []byte
 }
 
 // Run resolves the bundle and returns the bootstrap manifest.
@@ -81,6 +85,9 @@ func (b *Bootstrap) Run(ctx context.Context) ([]byte, error) {
 			return nil, &UsageError{Msg: fmt.Sprintf("--release %s holds %s:%s, not %s:%s", b.Release, rel.Bundle, rel.Version, bundle, tag.TagStr())}
 		}
 		spec.Digest = rel.Artifact.Digest
+		for _, c := range rel.Components {
+			spec.VerifyNamespaces = append(spec.VerifyNamespaces, c.Namespace)
+		}
 	case b.Track == "":
 		reg, err := publish.NewRegistry(prefix, append([]publish.Option{publish.WithPlainHTTP(b.PlainHTTP)}, b.Options...)...)
 		if err != nil {
@@ -91,6 +98,27 @@ func (b *Bootstrap) Run(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 		spec.Digest = d.String()
+	}
+	if len(b.VerifyKey) > 0 {
+		if _, err := sign.PublicKey(b.VerifyKey); err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("--verify-key: %v", err)}
+		}
+		spec.VerifyKey = b.VerifyKey
+		if b.Release == "" {
+			// The chart sources' namespaces, from the bundle itself.
+			loc, err := mirror.Open(publish.SchemeRegistry+prefix, b.PlainHTTP)
+			if err != nil {
+				return nil, &UsageError{Msg: err.Error()}
+			}
+			rel, err := mirror.Inspect(ctx, loc, bundle, tag.TagStr())
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range rel.Charts {
+				ns, _, _ := strings.Cut(c.Release, "/")
+				spec.VerifyNamespaces = append(spec.VerifyNamespaces, ns)
+			}
+		}
 	}
 	if b.RelocateImages {
 		if spec.Relocate, err = relocations(ctx, spec.Registry, bundle, tag.TagStr(), b.PlainHTTP); err != nil {

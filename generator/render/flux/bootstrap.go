@@ -3,12 +3,16 @@ package flux
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/kustomize"
+	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/distgen/distgen/generator/api"
@@ -38,7 +42,17 @@ type Bootstrap struct {
 	// Relocate rewrites, per HelmRelease, the images its objects pull (a
 	// Helm post-renderer), so a site pulls them from its mirror.
 	Relocate []Relocation
+	// VerifyKey, when set, is a cosign public key (PEM): the bundle's
+	// OCIRepository and every chart's verify their artifact's signature
+	// with it, from a Secret in each of VerifyNamespaces (where the
+	// bundle's chart sources are).
+	VerifyKey        []byte
+	VerifyNamespaces []string
 }
+
+// VerifySecret is the Secret holding the public key signatures are
+// verified with, in each namespace that has a source to verify.
+const VerifySecret = "distgen-cosign-key"
 
 // Relocation points the images of one HelmRelease at a mirror; with no
 // Name, of every HelmRelease in Namespace.
@@ -119,5 +133,37 @@ func BootstrapObjects(b Bootstrap) ([]byte, error) {
 			Target: &kustomize.Selector{Group: helmv2.GroupVersion.Group, Kind: helmv2.HelmReleaseKind, Name: r.Name, Namespace: r.Namespace},
 		})
 	}
-	return MarshalAll(src, ks)
+	var objs []any
+	if len(b.VerifyKey) > 0 {
+		verify := &sourcev1.OCIRepositoryVerification{Provider: "cosign", SecretRef: &meta.LocalObjectReference{Name: VerifySecret}}
+		src.Spec.Verify = verify
+		patch, err := json.Marshal([]map[string]any{{"op": "add", "path": "/spec/verify", "value": verify}})
+		if err != nil {
+			return nil, err
+		}
+		ks.Spec.Patches = append(ks.Spec.Patches, kustomize.Patch{
+			Patch:  string(patch),
+			Target: &kustomize.Selector{Group: sourcev1.GroupVersion.Group, Kind: sourcev1.OCIRepositoryKind},
+		})
+		namespaces := map[string]bool{BootstrapNamespace: true}
+		for _, ns := range b.VerifyNamespaces {
+			namespaces[ns] = true
+		}
+		for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
+			if ns != BootstrapNamespace {
+				// The bundle makes it too, with its labels; the key must be
+				// there before the chart sources are.
+				objs = append(objs, &corev1.Namespace{
+					TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+					ObjectMeta: metav1.ObjectMeta{Name: ns, Annotations: map[string]string{AnnotationPrune: "disabled"}},
+				})
+			}
+			objs = append(objs, &corev1.Secret{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+				ObjectMeta: metav1.ObjectMeta{Name: VerifySecret, Namespace: ns, Labels: labels},
+				Data:       map[string][]byte{"cosign.pub": b.VerifyKey},
+			})
+		}
+	}
+	return MarshalAll(append(objs, src, ks)...)
 }
