@@ -578,16 +578,25 @@ func TestMirrorRefusesDamagedBlob(t *testing.T) {
 	if out, err := exec.Command("tar", "-cf", archive, "-C", src, ".").CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v\n%s", err, out)
 	}
+	site := registryServer(t, nil)
 	for _, from := range []string{"oci-layout:" + src, archive} {
-		for _, to := range []string{"oci-layout:" + t.TempDir(), filepath.Join(t.TempDir(), "copy.tar")} {
-			m := &action.Mirror{From: from, Bundle: "demo:0.1.0", To: to, Jobs: 1}
+		for _, to := range []string{"oci-layout:" + t.TempDir(), filepath.Join(t.TempDir(), "copy.tar"), "oci://" + hostOf(site) + "/site"} {
+			m := &action.Mirror{From: from, Bundle: "demo:0.1.0", To: to, Jobs: 1, PlainHTTP: true}
 			_, err := m.Run(context.Background())
-			if err == nil || !strings.Contains(err.Error(), ld.String()) || !strings.Contains(err.Error(), "has digest sha256:") {
+			if err == nil || !strings.Contains(err.Error(), ld.String()) || !strings.Contains(err.Error(), " digest sha256:") {
 				t.Errorf("mirror %s -> %s: %v, want the damaged blob named with both digests", from, to, err)
 			}
 			if strings.HasSuffix(to, ".tar") {
 				if _, err := os.Stat(to); err == nil {
 					t.Errorf("mirror %s -> %s wrote the archive", from, to)
+				}
+				continue
+			}
+			if strings.HasPrefix(to, "oci://") {
+				if ref, _ := name.ParseReference(hostOf(site) + "/site/bundles/demo:0.1.0"); ref != nil {
+					if _, err := remote.Head(ref); err == nil {
+						t.Errorf("mirror %s -> %s tagged the bundle", from, to)
+					}
 				}
 				continue
 			}
@@ -597,4 +606,60 @@ func TestMirrorRefusesDamagedBlob(t *testing.T) {
 			}
 		}
 	}
+}
+
+// An archive is not trusted either: a sparse entry (a few KB that unpack
+// to a GiB), a link and a path out of the archive are refused before
+// anything large is written.
+func TestMirrorRefusesHostileArchive(t *testing.T) {
+	work := t.TempDir()
+	big := filepath.Join(work, "blobs", "sha256", strings.Repeat("0", 64))
+	if err := os.MkdirAll(filepath.Dir(big), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "index.json"), []byte(`{"schemaVersion":2,"manifests":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 30); err != nil { // a hole: no disk used
+		t.Fatal(err)
+	}
+	f.Close()
+	sparse := filepath.Join(t.TempDir(), "sparse.tar")
+	if out, err := exec.Command("tar", "--sparse", "--format=pax", "-cf", sparse, "-C", work, "index.json", "blobs").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	if info, _ := os.Stat(sparse); info.Size() > 1<<20 {
+		t.Fatalf("the sparse archive has %d bytes; GNU tar did not write a sparse entry", info.Size())
+	}
+	linked := filepath.Join(t.TempDir(), "link.tar")
+	if err := os.Symlink("/etc/passwd", filepath.Join(work, "oci-layout")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("tar", "-cf", linked, "-C", work, "index.json", "oci-layout").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	for archive, want := range map[string]string{sparse: "sparse entry: refused", linked: "not a plain file"} {
+		before := diskUsage(t, os.TempDir())
+		_, err := (&action.Mirror{From: archive, Bundle: "demo:0.1.0", To: "oci-layout:" + t.TempDir()}).Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("mirror from %s: %v, want %q", filepath.Base(archive), err, want)
+		}
+		if grew := diskUsage(t, os.TempDir()) - before; grew > 64<<20 {
+			t.Errorf("reading %s wrote %d bytes", filepath.Base(archive), grew)
+		}
+	}
+}
+
+// diskUsage is the bytes the file system under dir has in use.
+func diskUsage(t *testing.T, dir string) int64 {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return int64(st.Blocks-st.Bfree) * st.Bsize
 }

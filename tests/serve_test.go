@@ -1,13 +1,17 @@
 package tests
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -253,4 +257,47 @@ func chartImage(t *testing.T, dir, ref string) v1.Image {
 	}
 	t.Fatalf("no %s in %s", ref, dir)
 	return nil
+}
+
+// distgen serve FILE.tar stopped with SIGTERM removes what it unpacked.
+func TestServeArchiveCleansUpOnSIGTERM(t *testing.T) {
+	out, _ := build(t, repoRoot, "demo")
+	dir := t.TempDir()
+	if _, err := push(t, out, "oci-layout:"+dir); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "demo.tar")
+	if b, err := exec.Command("tar", "-cf", archive, "-C", dir, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, b)
+	}
+	bin, err := distgenBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	cmd := exec.Command(bin, "serve", archive, "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "serving ") {
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "distgen-archive-*")); len(left) != 1 {
+		t.Fatalf("while serving, TMPDIR holds %v, want the unpacked archive", left)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, stderr)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve after SIGTERM: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "distgen-archive-*")); len(left) != 0 {
+		t.Errorf("left behind after SIGTERM: %v", left)
+	}
 }

@@ -7,9 +7,13 @@ package mirror
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"net/http"
@@ -126,7 +130,11 @@ func layoutImage(dir, repo, ref string) (v1.Image, error) {
 		name := d.Annotations[publish.AnnotationRefName]
 		r, tag, _ := strings.Cut(name, ":")
 		if r == repo && (tag == ref || d.Digest.String() == ref) {
-			return idx.Image(d.Digest)
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			return &checkedImage{Image: img, digest: d.Digest}, nil
 		}
 	}
 	return nil, fmt.Errorf("%s has no %s %s: %w", dir, repo, ref, ErrNotFound)
@@ -164,14 +172,29 @@ func untar(archive, dir string) error {
 		return err
 	}
 	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
 	tr := tar.NewReader(f)
-	for {
+	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
+		}
+		if n >= MaxArchiveEntries {
+			return fmt.Errorf("more than %d entries", MaxArchiveEntries)
+		}
+		// A sparse entry declares more bytes than the archive holds: a
+		// small file that unpacks to gigabytes. A layout has none.
+		if h.Typeflag == tar.TypeGNUSparse || hasSparseRecords(h) {
+			return fmt.Errorf("%s is a sparse entry: refused", h.Name)
+		}
+		if h.Size < 0 || h.Size > info.Size() {
+			return fmt.Errorf("%s declares %d bytes, more than the archive holds", h.Name, h.Size)
 		}
 		target := filepath.Join(dir, filepath.FromSlash(h.Name))
 		if rel, err := filepath.Rel(dir, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
@@ -201,6 +224,20 @@ func untar(archive, dir string) error {
 			return fmt.Errorf("%s is not a plain file", h.Name)
 		}
 	}
+}
+
+// MaxArchiveEntries bounds the entries of an archive read: a release of a
+// thousand charts and their images has a few thousand blobs.
+const MaxArchiveEntries = 100_000
+
+// hasSparseRecords reports whether a PAX header describes a sparse file.
+func hasSparseRecords(h *tar.Header) bool {
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // tarLayout writes the layout at dir as one tar file: oci-layout and
@@ -259,3 +296,102 @@ func tarLayout(dir, archive string) error {
 	}
 	return os.Rename(tmp.Name(), archive)
 }
+
+// checkedImage is an image read from a layout, which nothing vouches for:
+// its manifest must hash to the digest it was found by, its config to the
+// config's digest, and each layer's content to the layer's digest, or
+// reading it fails naming the blob and both digests.
+type checkedImage struct {
+	v1.Image
+	digest v1.Hash
+}
+
+func (c *checkedImage) RawManifest() ([]byte, error) {
+	b, err := c.Image.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	return b, checkBytes("manifest", c.digest, b)
+}
+
+func (c *checkedImage) Manifest() (*v1.Manifest, error) {
+	b, err := c.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	return v1.ParseManifest(bytes.NewReader(b))
+}
+
+func (c *checkedImage) RawConfigFile() ([]byte, error) {
+	b, err := c.Image.RawConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	name, err := c.Image.ConfigName()
+	if err != nil {
+		return nil, err
+	}
+	return b, checkBytes("config", name, b)
+}
+
+func (c *checkedImage) Layers() ([]v1.Layer, error) {
+	layers, err := c.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v1.Layer, len(layers))
+	for i, l := range layers {
+		out[i] = checkedLayer{l}
+	}
+	return out, nil
+}
+
+func (c *checkedImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	l, err := c.Image.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	return checkedLayer{l}, nil
+}
+
+func checkBytes(what string, want v1.Hash, b []byte) error {
+	sum := sha256.Sum256(b)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); want.Algorithm != "sha256" || got != want.String() {
+		return fmt.Errorf("%s blob %s in the layout has digest %s: damaged", what, want, got)
+	}
+	return nil
+}
+
+// checkedLayer checks its content against its digest as it is read.
+type checkedLayer struct{ v1.Layer }
+
+func (l checkedLayer) Compressed() (io.ReadCloser, error) {
+	d, err := l.Layer.Digest()
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	return &checkingReader{rc: rc, h: sha256.New(), want: d}, nil
+}
+
+type checkingReader struct {
+	rc   io.ReadCloser
+	h    hash.Hash
+	want v1.Hash
+}
+
+func (r *checkingReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	r.h.Write(p[:n])
+	if errors.Is(err, io.EOF) {
+		if got := "sha256:" + hex.EncodeToString(r.h.Sum(nil)); got != r.want.String() {
+			return n, fmt.Errorf("blob %s in the layout has digest %s: damaged", r.want, got)
+		}
+	}
+	return n, err
+}
+
+func (r *checkingReader) Close() error { return r.rc.Close() }
