@@ -433,3 +433,30 @@ func headDigest(t *testing.T, ref string) string {
 	}
 	return desc.Digest.String()
 }
+
+// build --since compares with a pushed release: a chart changed under the
+// same version is refused even into a fresh output directory.
+func TestBuildSincePushedRelease(t *testing.T) {
+	root := copyProject(t, repoRoot)
+	out, _ := build(t, root, "demo")
+	host := newRegistry(t, nil)
+	if _, err := push(t, out, "oci://"+host+"/distgen"); err != nil {
+		t.Fatal(err)
+	}
+	tpl := filepath.Join(root, "packages", "system", "ingress-defaults", "templates", "ingressclass.yaml")
+	b, _ := os.ReadFile(tpl)
+	if err := os.WriteFile(tpl, append(b, []byte("  ssl-redirect: \"true\"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := &action.Build{Project: action.Project{Dir: root, Bundle: "demo"}, Out: filepath.Join(t.TempDir(), "fresh"),
+		Since: "oci://" + host + "/distgen/bundles/demo:0.1.0", PlainHTTP: true}
+	_, err := a.Run(context.Background())
+	var ub *action.UnbumpedError
+	if !errors.As(err, &ub) || len(ub.Changed) != 2 || !strings.Contains(err.Error(), `component "ingress-defaults"`) || !strings.Contains(err.Error(), `bundle "demo"`) {
+		t.Errorf("build --since after an unbumped change: %v", err)
+	}
+	a.AllowUnbumped = true
+	if _, err := a.Run(context.Background()); err != nil {
+		t.Errorf("build --since --allow-unbumped: %v", err)
+	}
+}

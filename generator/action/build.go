@@ -58,6 +58,11 @@ type Build struct {
 	// AllowUnbumped lets a component's content change while its version
 	// stays (development builds); see UnbumpedError.
 	AllowUnbumped bool
+	// Since, when set, is the pushed release to compare with
+	// (oci://HOST/PREFIX/bundles/NAME:VERSION) instead of the output
+	// directory's release.json.
+	Since     string
+	PlainHTTP bool
 }
 
 // UnbumpedError is a build whose components (or bundle) changed content
@@ -102,6 +107,26 @@ func checkBumped(prev, rel *api.Release) error {
 		return &UnbumpedError{Changed: changed}
 	}
 	return nil
+}
+
+// pushedRelease reads what a pushed release holds, as far as the unbumped
+// check needs it: the bundle's version and digest, each chart's tag and
+// digest.
+func pushedRelease(ctx context.Context, ref string, plainHTTP bool) (*api.Release, error) {
+	src, rel, err := openRelease(ctx, ref, "", plainHTTP)
+	if err != nil {
+		return nil, fmt.Errorf("--since: %w", err)
+	}
+	defer src.Close()
+	name := strings.TrimPrefix(rel.Bundle.Repository, "bundles/")
+	out := &api.Release{Bundle: name, Version: rel.Bundle.Tag, Artifact: api.ArtifactRef{Repository: rel.Bundle.Repository, Tag: rel.Bundle.Tag, Digest: rel.Bundle.Digest}}
+	for _, c := range rel.Charts {
+		out.Components = append(out.Components, api.ReleaseComponent{
+			Name:  strings.TrimPrefix(c.Repository, "charts/"),
+			Chart: api.ArtifactRef{Repository: c.Repository, Tag: c.Tag, Digest: c.Digest},
+		})
+	}
+	return out, nil
 }
 
 // previousRelease reads the release.json of a previous build in out, or
@@ -154,6 +179,9 @@ func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
 	}
 	if !b.AllowUnbumped {
 		prev, err := previousRelease(out)
+		if b.Since != "" {
+			prev, err = pushedRelease(ctx, b.Since, b.PlainHTTP)
+		}
 		if err != nil {
 			return nil, err
 		}
