@@ -663,3 +663,72 @@ func diskUsage(t *testing.T, dir string) int64 {
 	}
 	return int64(st.Blocks-st.Bfree) * st.Bsize
 }
+
+// A mirror into a layout interrupted at any of its write points (a fault
+// hook in the layout writer, not timing) leaves every tag the layout names
+// whole; rerun, it completes the release, and a third run copies nothing.
+func TestMirrorInterruptedAtEveryWritePoint(t *testing.T) {
+	origin, _, digests, _ := mirrorFixture(t)
+	from := "oci://" + hostOf(origin) + "/distgen/bundles/demo:0.1.0"
+	ctx := context.Background()
+	points := 0
+	count := publish.WithFault(func(string) error { points++; return nil })
+	if _, err := (&action.Mirror{From: from, To: "oci-layout:" + t.TempDir(), PlainHTTP: true, Jobs: 1, Layout: []publish.LayoutOption{count}}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	killed := errors.New("killed")
+	for k := 0; k < points; k++ {
+		dir := t.TempDir()
+		n := 0
+		fault := publish.WithFault(func(string) error {
+			if n++; n > k {
+				return killed
+			}
+			return nil
+		})
+		_, err := (&action.Mirror{From: from, To: "oci-layout:" + dir, PlainHTTP: true, Jobs: 1, Layout: []publish.LayoutOption{fault}}).Run(ctx)
+		if !errors.Is(err, killed) {
+			t.Fatalf("point %d: the mirror was not interrupted: %v", k, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "index.json")); err == nil {
+			p, err := layout.FromPath(dir)
+			if err != nil {
+				t.Fatalf("point %d: %v", k, err)
+			}
+			idx, _ := p.ImageIndex()
+			m, err := idx.IndexManifest()
+			if err != nil {
+				t.Fatalf("point %d: index.json: %v", k, err)
+			}
+			for _, d := range m.Manifests {
+				img, err := p.Image(d.Digest)
+				if err == nil {
+					err = validate.Image(img)
+				}
+				if err != nil {
+					t.Errorf("point %d: %s is named but not whole: %v", k, d.Annotations[publish.AnnotationRefName], err)
+				}
+			}
+		}
+		if _, err := (&action.Mirror{From: from, To: "oci-layout:" + dir, PlainHTTP: true}).Run(ctx); err != nil {
+			t.Fatalf("point %d: rerun: %v", k, err)
+		}
+		again, err := (&action.Mirror{From: from, To: "oci-layout:" + dir, PlainHTTP: true}).Run(ctx)
+		if err != nil || again.Bytes != 0 {
+			t.Errorf("point %d: third run copied %d bytes (%v)", k, again.Bytes, err)
+		}
+		p, _ := layout.FromPath(dir)
+		idx, _ := p.ImageIndex()
+		m, _ := idx.IndexManifest()
+		have := map[string]string{}
+		for _, d := range m.Manifests {
+			have[d.Annotations[publish.AnnotationRefName]] = d.Digest.String()
+		}
+		for ref, d := range digests {
+			if have[ref] != d {
+				t.Errorf("point %d: after the rerun %s is %q, want %s", k, ref, have[ref], d)
+			}
+		}
+	}
+	t.Logf("a mirror of %d write points interrupted at each", points)
+}

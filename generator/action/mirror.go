@@ -30,6 +30,8 @@ type Mirror struct {
 	Log io.Writer
 	// Options are extra options for a registry destination.
 	Options []publish.Option
+	// Layout are options for a layout or archive destination.
+	Layout []publish.LayoutOption
 }
 
 // MirrorResult is what a mirror copied.
@@ -46,7 +48,7 @@ func (m *Mirror) Run(ctx context.Context) (*MirrorResult, error) {
 	}
 	defer src.Close()
 	res, err := mirror.Copy(ctx, src, rel, m.To, mirror.Options{
-		Jobs: m.Jobs, PlainHTTP: m.PlainHTTP, Publish: m.Options,
+		Jobs: m.Jobs, PlainHTTP: m.PlainHTTP, Publish: m.Options, Layout: m.Layout,
 		Progress: func(r publish.Result) {
 			if m.Log == nil {
 				return

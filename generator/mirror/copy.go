@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -33,6 +34,8 @@ type Options struct {
 	Progress func(publish.Result)
 	// Publish are extra options for a registry destination.
 	Publish []publish.Option
+	// Layout are options for a layout or archive destination.
+	Layout []publish.LayoutOption
 }
 
 // Result is what a copy did, charts and images first, the bundle last.
@@ -289,6 +292,10 @@ func describe(a Artifact) string {
 
 // destination opens the target; finish completes it (packs an archive).
 func destination(target string, o Options) (publish.Publisher, func() error, error) {
+	if dir, ok := strings.CutPrefix(target, publish.SchemeLayout); ok {
+		p, err := publish.NewLayout(dir, o.Layout...)
+		return p, func() error { return nil }, err
+	}
 	if !isArchive(target) {
 		p, err := publish.New(target, append([]publish.Option{publish.WithPlainHTTP(o.PlainHTTP)}, o.Publish...)...)
 		return p, func() error { return nil }, err
@@ -306,7 +313,7 @@ func destination(target string, o Options) (publish.Publisher, func() error, err
 			return nil, nil, fmt.Errorf("reading existing archive %s: %w", target, err)
 		}
 	}
-	p, err := publish.NewLayout(dir)
+	p, err := publish.NewLayout(dir, o.Layout...)
 	if err != nil {
 		return nil, nil, err
 	}
