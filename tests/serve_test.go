@@ -22,6 +22,7 @@ import (
 
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/serve"
+	"github.com/distgen/distgen/generator/store"
 )
 
 // A release written as an OCI layout is served read-only with the digests
@@ -32,7 +33,7 @@ func TestServeLayout(t *testing.T) {
 	if _, err := push(t, out, "oci-layout:"+dir); err != nil {
 		t.Fatal(err)
 	}
-	h, refs, err := serve.Handler(dir, "site")
+	h, refs, err := serve.Handler(store.Dir(dir), "site")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func TestServeUntrustedLayout(t *testing.T) {
 	// Hostile names: listed nowhere, and the rest is served.
 	for _, ref := range []string{"bundles/demo x:0.1.0", "bundles/demo\r\nX-Evil: 1:0.1.0", "../../etc/x:1", "charts/UPPER:1.0.0", "charts/ok:bad tag"} {
 		dir := copyLayout(rename(0, ref))
-		_, refs, err := serve.Handler(dir, "")
+		_, refs, err := serve.Handler(store.Dir(dir), "")
 		if err != nil {
 			t.Errorf("%q: %v", ref, err)
 			continue
@@ -214,7 +215,7 @@ func TestServeUntrustedLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if _, _, err := serve.Handler(linked, ""); err == nil {
+	if _, _, err := serve.Handler(store.Dir(linked), ""); err == nil {
 		t.Error("a layout whose blob links out of it is served")
 	}
 
@@ -224,7 +225,7 @@ func TestServeUntrustedLayout(t *testing.T) {
 		b[len(b)/2] ^= 0xff
 		os.WriteFile(blob(dir, ld.String()), b, 0o644)
 	})
-	if _, _, err := serve.Handler(flipped, ""); err == nil || !strings.Contains(err.Error(), ld.String()) || !strings.Contains(err.Error(), "damaged") {
+	if _, _, err := serve.Handler(store.Dir(flipped), ""); err == nil || !strings.Contains(err.Error(), ld.String()) || !strings.Contains(err.Error(), "damaged") {
 		t.Errorf("a layout with a flipped byte: %v, want the blob named as damaged", err)
 	}
 	edited := copyLayout(func(dir string, _ map[string]any) {
@@ -232,7 +233,7 @@ func TestServeUntrustedLayout(t *testing.T) {
 		b, _ := os.ReadFile(path)
 		os.WriteFile(path, append(b, ' '), 0o644) // still JSON, another digest
 	})
-	if _, _, err := serve.Handler(edited, ""); err == nil || !strings.Contains(err.Error(), res.Release.Artifact.Digest) {
+	if _, _, err := serve.Handler(store.Dir(edited), ""); err == nil || !strings.Contains(err.Error(), res.Release.Artifact.Digest) {
 		t.Errorf("a layout with an edited manifest: %v, want its digest named", err)
 	}
 }
@@ -259,9 +260,10 @@ func chartImage(t *testing.T, dir, ref string) v1.Image {
 	return nil
 }
 
-// distgen serve FILE.tar stopped with SIGTERM removes what it unpacked.
-func TestServeArchiveCleansUpOnSIGTERM(t *testing.T) {
-	out, _ := build(t, repoRoot, "demo")
+// distgen serve FILE.tar reads the archive in place: nothing is unpacked
+// while it serves, and it stops cleanly on SIGTERM.
+func TestServeArchiveInPlace(t *testing.T) {
+	out, res := build(t, repoRoot, "demo")
 	dir := t.TempDir()
 	if _, err := push(t, out, "oci-layout:"+dir); err != nil {
 		t.Fatal(err)
@@ -285,10 +287,36 @@ func TestServeArchiveCleansUpOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.HasPrefix(sc.Text(), "serving ") {
+	addr := ""
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "serving ") {
+			addr = strings.Fields(strings.SplitN(line, " at ", 2)[1])[0]
+			break
+		}
 	}
-	if left, _ := filepath.Glob(filepath.Join(tmp, "distgen-archive-*")); len(left) != 1 {
-		t.Fatalf("while serving, TMPDIR holds %v, want the unpacked archive", left)
+	// The release is served from the archive, digests as built.
+	ref, err := name.ParseReference(addr + "/bundles/demo:0.1.0")
+	if err != nil {
+		t.Fatalf("serve printed no address (%q): %v", addr, err)
+	}
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := img.Digest(); d.String() != res.Release.Artifact.Digest {
+		t.Errorf("the archive serves the bundle as %s, built as %s", d, res.Release.Artifact.Digest)
+	}
+	layers, _ := img.Layers()
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		t.Errorf("reading the bundle's layer from the served archive: %v", err)
+	}
+	rc.Close()
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("while serving, TMPDIR holds %v: the archive was unpacked", left)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -297,7 +325,7 @@ func TestServeArchiveCleansUpOnSIGTERM(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("serve after SIGTERM: %v", err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(tmp, "distgen-archive-*")); len(left) != 0 {
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("left behind after SIGTERM: %v", left)
 	}
 }

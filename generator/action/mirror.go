@@ -6,8 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-
 	"github.com/distgen/distgen/generator/mirror"
 	"github.com/distgen/distgen/generator/publish"
 )
@@ -89,7 +87,7 @@ func openRelease(ctx context.Context, from, bundle string, plainHTTP bool) (*mir
 		return nil, nil, &UsageError{Msg: err.Error()}
 	}
 	if bundle == "" {
-		if bundle, err = onlyBundle(src.Layout); err != nil {
+		if bundle, err = onlyBundle(src); err != nil {
 			src.Close()
 			return nil, nil, err
 		}
@@ -111,20 +109,12 @@ func openRelease(ctx context.Context, from, bundle string, plainHTTP bool) (*mir
 	return src, rel, nil
 }
 
-// onlyBundle names the one bundle (or tenant) a layout holds.
-func onlyBundle(dir string) (string, error) {
-	if dir == "" {
+// onlyBundle names the one bundle (or tenant) a layout or archive holds.
+func onlyBundle(src *mirror.Location) (string, error) {
+	if !src.Local() {
 		return "", &UsageError{Msg: "name the bundle: --from oci://HOST/PREFIX/bundles/NAME:VERSION"}
 	}
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		return "", err
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		return "", err
-	}
-	m, err := idx.IndexManifest()
+	m, err := src.Store().Index()
 	if err != nil {
 		return "", err
 	}

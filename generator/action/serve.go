@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/distgen/distgen/generator/mirror"
 	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/generator/serve"
+	"github.com/distgen/distgen/generator/store"
 )
 
 // Serve serves a release written as an OCI image layout (distgen push
@@ -45,16 +44,13 @@ func (s *Serve) Run(ctx context.Context) error {
 	if !tls && !publish.IsLoopback(host) {
 		return &UsageError{Msg: fmt.Sprintf("serving on %s without TLS would send the release in the clear: give --tls-cert and --tls-key, or listen on 127.0.0.1", host)}
 	}
-	dir := s.Dir
-	if strings.HasSuffix(dir, ".tar") {
-		loc, err := mirror.Open(dir, false)
-		if err != nil {
-			return &UsageError{Msg: err.Error()}
-		}
-		defer loc.Close()
-		dir = loc.Layout
+	// An archive is read in place: nothing is unpacked.
+	src, err := store.Open(s.Dir)
+	if err != nil {
+		return &UsageError{Msg: err.Error()}
 	}
-	h, refs, err := serve.Handler(dir, s.Prefix)
+	defer src.Close()
+	h, refs, err := serve.Handler(src, s.Prefix)
 	if err != nil {
 		return &UsageError{Msg: err.Error()}
 	}

@@ -169,7 +169,7 @@ func read(ctx context.Context, src *Location, a Artifact, plainHTTP bool) (v1.Im
 	if a.Digest != "" {
 		ref = a.Digest
 	}
-	if a.Source != "" && src.Layout == "" {
+	if a.Source != "" && !src.Local() {
 		// An image of a release in a registry comes from where it lives.
 		var r name.Reference
 		if r, err = name.ParseReference(a.Source); err == nil {

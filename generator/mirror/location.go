@@ -7,13 +7,9 @@ package mirror
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"net/http"
@@ -25,33 +21,38 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/distgen/distgen/generator/internal/scratch"
 	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/generator/sign"
+	"github.com/distgen/distgen/generator/store"
 )
 
-// Location is where a release is read from: a registry under a prefix, or
-// an OCI layout (a directory, or one unpacked from an archive).
+// Location is where a release is read from: a registry under a prefix, an
+// OCI layout directory, or an archive of one (read in place).
 type Location struct {
 	// Registry is HOST/PREFIX, when the release is in a registry.
 	Registry  string
 	PlainHTTP bool
 	// Layout is the layout directory, when the release is in one.
 	Layout string
-	// cleanup removes an unpacked archive.
-	cleanup func()
+	// store reads a layout or an archive, checking what it reads.
+	store store.Store
 }
 
 // Close releases what opening the location took.
 func (l *Location) Close() {
-	if l.cleanup != nil {
-		l.cleanup()
+	if l.store != nil {
+		l.store.Close()
 	}
 }
+
+// Local reports whether the location is a layout or an archive.
+func (l *Location) Local() bool { return l.store != nil }
+
+// Store is the layout or archive the location reads, or nil for a registry.
+func (l *Location) Store() store.Store { return l.store }
 
 // Open opens oci://HOST/PREFIX, oci-layout:DIR, or a .tar archive of a layout.
 func Open(target string, plainHTTP bool) (*Location, error) {
@@ -64,17 +65,14 @@ func Open(target string, plainHTTP bool) (*Location, error) {
 		}
 		return &Location{Registry: prefix, PlainHTTP: plainHTTP}, nil
 	case strings.HasPrefix(target, publish.SchemeLayout):
-		return &Location{Layout: strings.TrimPrefix(target, publish.SchemeLayout)}, nil
+		dir := strings.TrimPrefix(target, publish.SchemeLayout)
+		return &Location{Layout: dir, store: store.Dir(dir)}, nil
 	case isArchive(target):
-		sd, err := scratch.New("", "distgen-archive-")
+		a, err := store.OpenArchive(target)
 		if err != nil {
 			return nil, err
 		}
-		if err := untar(target, sd.Path); err != nil {
-			sd.Remove()
-			return nil, fmt.Errorf("reading archive %s: %w", target, err)
-		}
-		return &Location{Layout: sd.Path, cleanup: func() { sd.Remove() }}, nil
+		return &Location{store: a}, nil
 	default:
 		return nil, fmt.Errorf("unknown location %q: want oci://HOST/PREFIX, oci-layout:DIR or FILE.tar", target)
 	}
@@ -89,8 +87,8 @@ func isArchive(target string) bool {
 
 // image reads repo (relative to the location) at tag or digest.
 func (l *Location) image(ctx context.Context, repo, ref string) (v1.Image, error) {
-	if l.Layout != "" {
-		return layoutImage(l.Layout, repo, ref)
+	if l.store != nil {
+		return storeImage(l.store, repo, ref)
 	}
 	return remoteImage(ctx, l.Registry+"/"+repo, ref, l.PlainHTTP)
 }
@@ -112,32 +110,21 @@ func remoteImage(ctx context.Context, repo, ref string, plainHTTP bool) (v1.Imag
 	return remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
 }
 
-// layoutImage finds repo:tag, or an image of repo by digest, in a layout.
-func layoutImage(dir, repo, ref string) (v1.Image, error) {
-	p, err := layout.FromPath(dir)
+// storeImage finds repo:tag, or an image of repo by digest, in a layout
+// or archive.
+func storeImage(s store.Store, repo, ref string) (v1.Image, error) {
+	idx, err := s.Index()
 	if err != nil {
 		return nil, err
 	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		return nil, err
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range m.Manifests {
+	for _, d := range idx.Manifests {
 		name := d.Annotations[publish.AnnotationRefName]
 		r, tag, _ := strings.Cut(name, ":")
 		if r == repo && (tag == ref || d.Digest.String() == ref) {
-			img, err := idx.Image(d.Digest)
-			if err != nil {
-				return nil, err
-			}
-			return &checkedImage{Image: img, digest: d.Digest}, nil
+			return store.Image(s, d)
 		}
 	}
-	return nil, fmt.Errorf("%s has no %s %s: %w", dir, repo, ref, ErrNotFound)
+	return nil, fmt.Errorf("no %s %s: %w", repo, ref, ErrNotFound)
 }
 
 // ErrNotFound is returned for an artifact a location does not hold.
@@ -185,16 +172,8 @@ func untar(archive, dir string) error {
 		if err != nil {
 			return err
 		}
-		if n >= MaxArchiveEntries {
-			return fmt.Errorf("more than %d entries", MaxArchiveEntries)
-		}
-		// A sparse entry declares more bytes than the archive holds: a
-		// small file that unpacks to gigabytes. A layout has none.
-		if h.Typeflag == tar.TypeGNUSparse || hasSparseRecords(h) {
-			return fmt.Errorf("%s is a sparse entry: refused", h.Name)
-		}
-		if h.Size < 0 || h.Size > info.Size() {
-			return fmt.Errorf("%s declares %d bytes, more than the archive holds", h.Name, h.Size)
+		if err := store.CheckEntry(h, n, info.Size()); err != nil {
+			return err
 		}
 		target := filepath.Join(dir, filepath.FromSlash(h.Name))
 		if rel, err := filepath.Rel(dir, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
@@ -224,20 +203,6 @@ func untar(archive, dir string) error {
 			return fmt.Errorf("%s is not a plain file", h.Name)
 		}
 	}
-}
-
-// MaxArchiveEntries bounds the entries of an archive read: a release of a
-// thousand charts and their images has a few thousand blobs.
-const MaxArchiveEntries = 100_000
-
-// hasSparseRecords reports whether a PAX header describes a sparse file.
-func hasSparseRecords(h *tar.Header) bool {
-	for k := range h.PAXRecords {
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			return true
-		}
-	}
-	return false
 }
 
 // tarLayout writes the layout at dir as one tar file: oci-layout and
@@ -296,102 +261,3 @@ func tarLayout(dir, archive string) error {
 	}
 	return os.Rename(tmp.Name(), archive)
 }
-
-// checkedImage is an image read from a layout, which nothing vouches for:
-// its manifest must hash to the digest it was found by, its config to the
-// config's digest, and each layer's content to the layer's digest, or
-// reading it fails naming the blob and both digests.
-type checkedImage struct {
-	v1.Image
-	digest v1.Hash
-}
-
-func (c *checkedImage) RawManifest() ([]byte, error) {
-	b, err := c.Image.RawManifest()
-	if err != nil {
-		return nil, err
-	}
-	return b, checkBytes("manifest", c.digest, b)
-}
-
-func (c *checkedImage) Manifest() (*v1.Manifest, error) {
-	b, err := c.RawManifest()
-	if err != nil {
-		return nil, err
-	}
-	return v1.ParseManifest(bytes.NewReader(b))
-}
-
-func (c *checkedImage) RawConfigFile() ([]byte, error) {
-	b, err := c.Image.RawConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	name, err := c.Image.ConfigName()
-	if err != nil {
-		return nil, err
-	}
-	return b, checkBytes("config", name, b)
-}
-
-func (c *checkedImage) Layers() ([]v1.Layer, error) {
-	layers, err := c.Image.Layers()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]v1.Layer, len(layers))
-	for i, l := range layers {
-		out[i] = checkedLayer{l}
-	}
-	return out, nil
-}
-
-func (c *checkedImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
-	l, err := c.Image.LayerByDigest(h)
-	if err != nil {
-		return nil, err
-	}
-	return checkedLayer{l}, nil
-}
-
-func checkBytes(what string, want v1.Hash, b []byte) error {
-	sum := sha256.Sum256(b)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); want.Algorithm != "sha256" || got != want.String() {
-		return fmt.Errorf("%s blob %s in the layout has digest %s: damaged", what, want, got)
-	}
-	return nil
-}
-
-// checkedLayer checks its content against its digest as it is read.
-type checkedLayer struct{ v1.Layer }
-
-func (l checkedLayer) Compressed() (io.ReadCloser, error) {
-	d, err := l.Layer.Digest()
-	if err != nil {
-		return nil, err
-	}
-	rc, err := l.Layer.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	return &checkingReader{rc: rc, h: sha256.New(), want: d}, nil
-}
-
-type checkingReader struct {
-	rc   io.ReadCloser
-	h    hash.Hash
-	want v1.Hash
-}
-
-func (r *checkingReader) Read(p []byte) (int, error) {
-	n, err := r.rc.Read(p)
-	r.h.Write(p[:n])
-	if errors.Is(err, io.EOF) {
-		if got := "sha256:" + hex.EncodeToString(r.h.Sum(nil)); got != r.want.String() {
-			return n, fmt.Errorf("blob %s in the layout has digest %s: damaged", r.want, got)
-		}
-	}
-	return n, err
-}
-
-func (r *checkingReader) Close() error { return r.rc.Close() }

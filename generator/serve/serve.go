@@ -6,28 +6,23 @@ package serve
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/distgen/distgen/generator/publish"
+	"github.com/distgen/distgen/generator/store"
 )
 
 // Handler serves the OCI layout at dir as a read-only registry. Each image
@@ -39,20 +34,12 @@ import (
 // digest the index gives it, and a blob is served only if it is a regular
 // file in the layout that hashes to its name (checked once, before its
 // first byte is sent).
-func Handler(dir, prefix string) (http.Handler, []string, error) {
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
-	}
-	idx, err := p.ImageIndex()
+func Handler(src store.Store, prefix string) (http.Handler, []string, error) {
+	m, err := src.Index()
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, nil, err
-	}
-	store := &blobs{dir: dir, verified: map[v1.Hash]checked{}}
+	store := &blobs{s: src, verified: map[v1.Hash]bool{}}
 	reg := registry.New(registry.WithBlobHandler(store), registry.Logger(log.New(io.Discard, "", 0)))
 	prefix = strings.Trim(prefix, "/")
 	var refs []string
@@ -106,81 +93,55 @@ var (
 	tagRE  = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 )
 
-// blobs reads blobs from the layout's content-addressed blob directory.
+// blobs serves the blobs of a store, each checked whole against its digest
+// once before its first byte is sent.
 type blobs struct {
-	dir string
-	// verified holds the blobs checked so far, by digest, with the size
-	// and time they had then.
+	s        store.Store
 	mu       sync.Mutex
-	verified map[v1.Hash]checked
+	verified map[v1.Hash]bool
 }
 
-type checked struct {
-	size int64
-	mod  int64
-}
-
-func blobPath(dir string, h v1.Hash) string {
-	return filepath.Join(dir, "blobs", h.Algorithm, h.Hex)
-}
-
-// open opens the blob h: a regular file, not a link, that hashes to h.
-func (b *blobs) open(h v1.Hash) (*os.File, int64, error) {
-	if h.Algorithm != "sha256" || len(h.Hex) != 64 {
-		return nil, 0, registry.ErrNotFound
-	}
-	f, err := os.OpenFile(blobPath(b.dir, h), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ELOOP) {
-		return nil, 0, registry.ErrNotFound
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	info, err := f.Stat()
-	if err != nil || !info.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, registry.ErrNotFound
-	}
-	c := checked{info.Size(), info.ModTime().UnixNano()}
+// open opens the blob h, after checking it once.
+func (b *blobs) open(h v1.Hash) (io.ReadCloser, int64, error) {
 	b.mu.Lock()
-	ok := b.verified[h] == c
+	ok := b.verified[h]
 	b.mu.Unlock()
 	if !ok {
-		sum := sha256.New()
-		if _, err := io.Copy(sum, f); err != nil {
-			f.Close()
+		rc, _, err := b.s.Blob(h)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, 0, registry.ErrNotFound
+		}
+		if err != nil {
 			return nil, 0, err
 		}
-		if got := hex.EncodeToString(sum.Sum(nil)); got != h.Hex {
-			f.Close()
-			return nil, 0, fmt.Errorf("blob %s in the layout is damaged: its content has digest sha256:%s", h, got)
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			f.Close()
-			return nil, 0, err
+		_, err = io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			return nil, 0, fmt.Errorf("blob %s in the layout is damaged: %w", h, err)
 		}
 		b.mu.Lock()
-		b.verified[h] = c
+		b.verified[h] = true
 		b.mu.Unlock()
 	}
-	return f, info.Size(), nil
+	rc, size, err := b.s.Blob(h)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, registry.ErrNotFound
+	}
+	return rc, size, err
 }
 
 func (b *blobs) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
-	f, size, err := b.open(h)
+	rc, size, err := b.open(h)
 	if err != nil {
 		return 0, err
 	}
-	f.Close()
+	rc.Close()
 	return size, nil
 }
 
 func (b *blobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
-	f, _, err := b.open(h)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+	rc, _, err := b.open(h)
+	return rc, err
 }
 
 // read reads a blob of the layout, checked against h.
