@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -52,7 +54,7 @@ func TestBuildCache(t *testing.T) {
 	if warm := build(cache, &log); !reflect.DeepEqual(warm, fresh) {
 		t.Fatal("a build on a warm cache differs from one without it")
 	}
-	if n := strings.Count(log.String(), "planted by the test"); n != 12 {
+	if n := planted(log.String()); n != 12 {
 		t.Errorf("%d charts came from the cache, want 12:\n%s", n, log.String())
 	}
 
@@ -63,7 +65,7 @@ func TestBuildCache(t *testing.T) {
 	if changed := build(cache, &log); !reflect.DeepEqual(changed, fresh) {
 		t.Fatal("after a chart changed, the cached build differs from one without the cache")
 	}
-	if n := strings.Count(log.String(), "planted by the test"); n != 11 {
+	if n := planted(log.String()); n != 11 {
 		t.Errorf("%d charts came from the cache after one changed, want 11", n)
 	}
 
@@ -77,4 +79,15 @@ func TestBuildCache(t *testing.T) {
 	if damaged := build(cache, nil); !reflect.DeepEqual(damaged, fresh) {
 		t.Fatal("a build over damaged cache entries differs from one without the cache")
 	}
+}
+
+// planted counts the components a lint finding planted in the cache
+// entries is reported for: one line names them all.
+func planted(log string) int {
+	m := regexp.MustCompile(`warning: (\d+) components \([^)]*\): lint: planted by the test`).FindStringSubmatch(log)
+	if m == nil {
+		return strings.Count(log, "planted by the test")
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }

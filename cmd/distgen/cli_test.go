@@ -541,3 +541,44 @@ func TestSignCommands(t *testing.T) {
 		t.Errorf("sign with the wrong password: exit %d\n%s", code, stderr)
 	}
 }
+
+// What Helm accepts builds: a subchart vendored under charts/ that
+// Chart.yaml does not list, and a chart without templates/. Lint's advice
+// is one line per finding, however many components share the chart;
+// --strict makes it an error; asIs takes a chart as it is.
+func TestHelmAcceptsItSoDoesBuild(t *testing.T) {
+	root := fixture.Copy(t, "testdata/base")
+	writeFile(t, filepath.Join(root, "packages/system/app/charts/sub/Chart.yaml"), "apiVersion: v2\nname: sub\nversion: 0.1.0\n")
+	writeFile(t, filepath.Join(root, "packages/system/app/charts/sub/templates/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-sub\n")
+	out := filepath.Join(t.TempDir(), "dist")
+	code, _, stderr := runCLI(t, "build", "-C", root, "--out", out)
+	if code != exitOK {
+		t.Fatalf("build with an undeclared subchart: exit %d\n%s", code, stderr)
+	}
+	if want := "warning: 3 components (a, b, c): lint: Chart.yaml: chart metadata is missing these dependencies: sub\n"; strings.Count(stderr, "lint:") != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("stderr:\n%s\nwant the one line %q", stderr, want)
+	}
+	if got := mustRun(t, "template", "a", "-C", root); !strings.Contains(got, "name: a-sub") {
+		t.Errorf("the undeclared subchart is not rendered:\n%s", got)
+	}
+	code, _, stderr = runCLI(t, "build", "-C", root, "--out", filepath.Join(t.TempDir(), "strict"), "--strict")
+	if code != exitUser || strings.Count(stderr, "lint (--strict): Chart.yaml: chart metadata is missing these dependencies: sub") != 3 {
+		t.Errorf("--strict: exit %d\n%s", code, stderr)
+	}
+	for _, c := range []string{"a", "b", "c"} {
+		edit(t, filepath.Join(root, "bundles/test.cue"), "", fmt.Sprintf("bundles: test: components: %s: asIs: true\n", c))
+	}
+	if code, _, stderr = runCLI(t, "build", "-C", root, "--out", filepath.Join(t.TempDir(), "asis"), "--strict"); code != exitOK || strings.Contains(stderr, "lint") {
+		t.Errorf("asIs with --strict: exit %d\n%s", code, stderr)
+	}
+
+	// No templates/ at all.
+	bare := fixture.Copy(t, "testdata/base")
+	if err := os.RemoveAll(filepath.Join(bare, "packages/system/app/templates")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, "build", "-C", bare, "--out", filepath.Join(t.TempDir(), "bare"))
+	if code != exitOK || strings.Count(stderr, "lint:") != 1 || !strings.Contains(stderr, "3 components (a, b, c): lint: templates/: directory does not exist") {
+		t.Errorf("a chart without templates/: exit %d\n%s", code, stderr)
+	}
+}

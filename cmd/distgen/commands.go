@@ -79,6 +79,7 @@ when the whole build succeeds.`,
 		},
 	}
 	addBuildFlags(cmd, &a.Out, "dist/<bundle>", &a.KubeVersion, &a.Jobs, &noCache, &a.Bounds)
+	cmd.Flags().BoolVar(&a.Strict, "strict", false, "make Helm lint's advice an error")
 	cmd.Flags().BoolVar(&a.AllowUnbumped, "allow-unbumped", false, "let a component's content change while its version stays (development builds)")
 	cmd.Flags().StringVar(&a.Since, "since", "", "compare with this pushed release (oci://HOST/PREFIX/bundles/NAME:VERSION) instead of the output directory's")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP for --since (loopback registries only)")

@@ -58,6 +58,8 @@ type Build struct {
 	// AllowUnbumped lets a component's content change while its version
 	// stays (development builds); see UnbumpedError.
 	AllowUnbumped bool
+	// Strict makes Helm lint's advice an error.
+	Strict bool
 	// Since, when set, is the pushed release to compare with
 	// (oci://HOST/PREFIX/bundles/NAME:VERSION) instead of the output
 	// directory's release.json.
@@ -173,7 +175,7 @@ func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache, Bounds: b.Bounds})
+	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache, Bounds: b.Bounds, Strict: b.Strict})
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +208,46 @@ type RenderOptions struct {
 	Cache *chart.Cache
 	// Bounds limit each chart's lint and render.
 	Bounds chart.Bounds
+	// Strict makes Helm lint's advice an error.
+	Strict bool
+}
+
+// lintAdvice reports Helm lint's advice, each finding once with the
+// components it concerns, or fails with it when o.Strict is set.
+func lintAdvice(o RenderOptions, steps []*plan.Step, charts []*chart.Chart) error {
+	byMsg := map[string][]string{}
+	var order []string
+	var strict []error
+	for i, c := range charts {
+		for _, w := range c.Lint {
+			if _, ok := byMsg[w]; !ok {
+				order = append(order, w)
+			}
+			byMsg[w] = append(byMsg[w], steps[i].Component.Name)
+			if o.Strict {
+				strict = append(strict, &ComponentError{Component: steps[i].Component.Name, Pos: steps[i].Component.Pos, Err: fmt.Errorf("lint (--strict): %s", w)})
+			}
+		}
+	}
+	if len(strict) > 0 {
+		return errors.Join(strict...)
+	}
+	if o.Log == nil {
+		return nil
+	}
+	for _, w := range order {
+		names := byMsg[w]
+		if len(names) == 1 {
+			fmt.Fprintf(o.Log, "warning: component %q: lint: %s\n", names[0], w)
+			continue
+		}
+		shown := names
+		if len(shown) > 5 {
+			shown = append(shown[:5:5], "…")
+		}
+		fmt.Fprintf(o.Log, "warning: %d components (%s): lint: %s\n", len(names), strings.Join(shown, ", "), w)
+	}
+	return nil
 }
 
 // Check refuses options no build can use, before anything is rendered.
@@ -284,12 +326,8 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	if err != nil {
 		return nil, err
 	}
-	if o.Log != nil {
-		for i, c := range charts {
-			for _, w := range c.Lint {
-				fmt.Fprintf(o.Log, "warning: component %q: lint: %s\n", steps[i].Component.Name, w)
-			}
-		}
+	if err := lintAdvice(o, steps, charts); err != nil {
+		return nil, err
 	}
 	res := &Output{Plan: pl, Charts: charts}
 	if len(o.Only) > 0 {

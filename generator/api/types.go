@@ -118,6 +118,8 @@ type Component struct {
 	Interval    Duration       `json:"interval"`
 	Wait        bool           `json:"wait"`
 	Images      []string       `json:"images,omitempty"`
+	// AsIs skips Helm lint for this component's chart.
+	AsIs bool `json:"asIs"`
 
 	// ChartDir is the absolute path of the chart directory (Chart.Path
 	// resolved against the project root), set by load; empty for wrapped

@@ -101,8 +101,9 @@ func key(c *chartv2.Chart, s *plan.Step, opts Options) (string, error) {
 		Values                           map[string]any
 		Release, Namespace, KubeVersion  string
 		ReleaseDate, Chart, ChartVersion string
+		AsIs                             bool
 	}{s.Values, s.Component.ReleaseName, s.Component.Namespace, opts.KubeVersion,
-		opts.ReleaseDate.UTC().String(), s.Chart, s.Version})
+		opts.ReleaseDate.UTC().String(), s.Chart, s.Version, s.Component.AsIs})
 	if err != nil {
 		return "", err
 	}

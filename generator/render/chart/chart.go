@@ -197,24 +197,10 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	if out.Manifests, out.Images, err = out.render(b, deadline, comp.ReleaseName, comp.Namespace, s.Values); err != nil {
 		return nil, err
 	}
-	linted, err := within(b, deadline, "linting", func() (support.Linter, error) {
-		return lint.RunAll(filepath.Join(stage, c.Name()), plan.Clone(s.Values), comp.Namespace, lint.WithKubeVersion(kv)), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("lint: %w", err)
-	}
-	var lintErrs []error
-	for _, m := range linted.Messages {
-		path := strings.TrimPrefix(m.Path, stage+string(filepath.Separator))
-		msg := fmt.Sprintf("%s: %v", path, m.Err)
-		if m.Severity >= support.ErrorSev {
-			lintErrs = append(lintErrs, errors.New(msg))
-		} else if m.Severity >= support.WarningSev {
-			out.Lint = append(out.Lint, msg)
+	if !comp.AsIs {
+		if out.Lint, err = runLint(b, deadline, stage, c, s, kv); err != nil {
+			return nil, err
 		}
-	}
-	if len(lintErrs) > 0 {
-		return nil, fmt.Errorf("lint: %w", errors.Join(lintErrs...))
 	}
 
 	path, err := chartutil.Save(c, stage)
@@ -228,6 +214,52 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 		opts.Cache.put(cacheKey, out)
 	}
 	return out, nil
+}
+
+// advisory are Helm lint errors that Helm itself does not refuse at install
+// (helm package and helm install take such charts): they are advice.
+var advisory = []string{
+	// Subcharts vendored under charts/ that Chart.yaml does not list.
+	"chart metadata is missing these dependencies",
+}
+
+// runLint runs Helm lint on the staged chart and returns its advice;
+// findings that mean Helm would refuse the chart are an error.
+func runLint(b Bounds, deadline time.Time, stage string, c *chartv2.Chart, s *plan.Step, kv *common.KubeVersion) ([]string, error) {
+	linted, err := within(b, deadline, "linting", func() (support.Linter, error) {
+		return lint.RunAll(filepath.Join(stage, c.Name()), plan.Clone(s.Values), s.Component.Namespace, lint.WithKubeVersion(kv)), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lint: %w", err)
+	}
+	var errs []error
+	var advice []string
+	for _, m := range linted.Messages {
+		path := strings.TrimPrefix(m.Path, stage+string(filepath.Separator))
+		if path == c.Name() {
+			path = "Chart.yaml"
+		}
+		msg := fmt.Sprintf("%s: %v", path, m.Err)
+		switch {
+		case m.Severity >= support.ErrorSev && !isAdvisory(m.Err):
+			errs = append(errs, errors.New(msg))
+		case m.Severity >= support.WarningSev:
+			advice = append(advice, msg)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("lint: %w", errors.Join(errs...))
+	}
+	return advice, nil
+}
+
+func isAdvisory(err error) bool {
+	for _, a := range advisory {
+		if strings.Contains(err.Error(), a) {
+			return true
+		}
+	}
+	return false
 }
 
 // FileName is the name of a chart's archive.
