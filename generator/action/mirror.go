@@ -68,7 +68,7 @@ func (m *Mirror) Run(ctx context.Context) (*MirrorResult, error) {
 // oci://HOST/PREFIX/tenants/NAME:VERSION, oci-layout:DIR or FILE.tar, with
 // bundle naming NAME:VERSION where a layout holds several) and lists what
 // it references. The caller closes the location.
-func openRelease(ctx context.Context, from, bundle string, plainHTTP bool) (*mirror.Location, *mirror.Release, error) {
+func openRelease(ctx context.Context, from, bundle string, plainHTTP bool) (publish.Store, *mirror.Release, error) {
 	if strings.HasPrefix(from, publish.SchemeRegistry) {
 		ref := strings.TrimPrefix(from, publish.SchemeRegistry)
 		prefix, name, ok := strings.Cut(ref, "/bundles/")
@@ -110,11 +110,12 @@ func openRelease(ctx context.Context, from, bundle string, plainHTTP bool) (*mir
 }
 
 // onlyBundle names the one bundle (or tenant) a layout or archive holds.
-func onlyBundle(src *mirror.Location) (string, error) {
-	if !src.Local() {
+func onlyBundle(src publish.Store) (string, error) {
+	local, ok := src.(publish.Local)
+	if !ok {
 		return "", &UsageError{Msg: "name the bundle: --from oci://HOST/PREFIX/bundles/NAME:VERSION"}
 	}
-	m, err := src.Store().Index()
+	m, err := local.Blobs().Index()
 	if err != nil {
 		return "", err
 	}

@@ -120,12 +120,14 @@ func (s *Sign) Run(ctx context.Context) (*SignResult, error) {
 			return nil, err
 		}
 		src.Close()
-		target := publish.SchemeRegistry + src.Registry
-		if src.Layout != "" {
-			if !strings.HasPrefix(s.Release, publish.SchemeLayout) {
-				return nil, &UsageError{Msg: fmt.Sprintf("%s: an archive is not signed in place; sign the release where it was pushed, and mirror it", s.Release)}
-			}
-			target = publish.SchemeLayout + src.Layout
+		var target string
+		switch st := src.(type) {
+		case *publish.Registry:
+			target = publish.SchemeRegistry + st.Prefix()
+		case *publish.Layout:
+			target = publish.SchemeLayout + st.Dir()
+		default:
+			return nil, &UsageError{Msg: fmt.Sprintf("%s: an archive is not signed in place; sign the release where it was pushed, and mirror it", s.Release)}
 		}
 		var refs []api.ArtifactRef
 		for _, a := range append(append([]mirror.Artifact{}, rel.Charts...), rel.Bundle) {
@@ -155,15 +157,12 @@ func signArtifacts(ctx context.Context, target string, plainHTTP bool, opts []pu
 	if key == nil {
 		return nil, &UsageError{Msg: "no signing key"}
 	}
-	pub, err := publish.New(target, append([]publish.Option{publish.WithPlainHTTP(plainHTTP)}, opts...)...)
+	st, err := publish.Open(target, append([]publish.Option{publish.WithPlainHTTP(plainHTTP)}, opts...)...)
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
-	loc, err := mirror.Open(target, plainHTTP)
-	if err != nil {
-		return nil, &UsageError{Msg: err.Error()}
-	}
-	defer loc.Close()
+	defer st.Close()
+	pub := st
 	var missing []error
 	for _, r := range refs {
 		d, err := pub.Tagged(ctx, r.Repository, r.Tag)
@@ -183,7 +182,7 @@ func signArtifacts(ctx context.Context, target string, plainHTTP bool, opts []pu
 		if err != nil {
 			return nil, err
 		}
-		base, err := loc.Signatures(ctx, r.Repository, d)
+		base, err := mirror.Signatures(ctx, st, r.Repository, d)
 		if err != nil {
 			return nil, fmt.Errorf("reading the signatures of %s: %w", r.Repository, err)
 		}
@@ -249,7 +248,7 @@ func (v *Verify) Run(ctx context.Context) ([]Verified, error) {
 		if err != nil {
 			return nil, err
 		}
-		sigs, err := src.Signatures(ctx, a.Repository, d)
+		sigs, err := mirror.Signatures(ctx, src, a.Repository, d)
 		if err == nil && sigs == nil {
 			err = fmt.Errorf("%w for %s: no %s tag", sign.ErrNoSignature, d, sign.Tag(d))
 		}

@@ -51,7 +51,7 @@ type Result struct {
 // oci-layout:DIR or FILE.tar): charts and images first, with bounded
 // concurrency, the bundle last. What the destination already holds is
 // skipped; every digest written is checked against the source's.
-func Copy(ctx context.Context, src *Location, rel *Release, target string, o Options) (*Result, error) {
+func Copy(ctx context.Context, src publish.Store, rel *Release, target string, o Options) (*Result, error) {
 	dst, finish, err := destination(target, o)
 	if err != nil {
 		return nil, err
@@ -142,12 +142,12 @@ func Copy(ctx context.Context, src *Location, rel *Release, target string, o Opt
 
 // copySignatures copies the signature image of a (its .sig tag), if the
 // source has one.
-func copySignatures(ctx context.Context, src *Location, dst publish.Publisher, a Artifact) (publish.Result, bool, error) {
+func copySignatures(ctx context.Context, src publish.Store, dst publish.Publisher, a Artifact) (publish.Result, bool, error) {
 	d, err := v1.NewHash(a.Digest)
 	if err != nil {
 		return publish.Result{}, false, fmt.Errorf("%s: %w", describe(a), err)
 	}
-	sigs, err := src.Signatures(ctx, a.Repository, d)
+	sigs, err := Signatures(ctx, src, a.Repository, d)
 	if err != nil || sigs == nil {
 		if err != nil {
 			err = fmt.Errorf("reading the signatures of %s: %w", describe(a), err)
@@ -162,21 +162,21 @@ func copySignatures(ctx context.Context, src *Location, dst publish.Publisher, a
 }
 
 // read opens an artifact at the source and checks its digest.
-func read(ctx context.Context, src *Location, a Artifact, plainHTTP bool) (v1.Image, error) {
+func read(ctx context.Context, src publish.Store, a Artifact, plainHTTP bool) (v1.Image, error) {
 	var img v1.Image
 	var err error
 	ref := a.Tag
 	if a.Digest != "" {
 		ref = a.Digest
 	}
-	if a.Source != "" && !src.Local() {
+	if a.Source != "" && !isLocal(src) {
 		// An image of a release in a registry comes from where it lives.
 		var r name.Reference
 		if r, err = name.ParseReference(a.Source); err == nil {
 			img, err = remoteImage(ctx, r.Context().Name(), ref, plainHTTP)
 		}
 	} else {
-		img, err = src.image(ctx, a.Repository, ref)
+		img, err = src.Image(ctx, a.Repository, ref)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", describe(a), err)
@@ -296,7 +296,7 @@ func destination(target string, o Options) (publish.Publisher, func() error, err
 		p, err := publish.NewLayout(dir, o.Layout...)
 		return p, func() error { return nil }, err
 	}
-	if !isArchive(target) {
+	if !publish.IsArchive(target) {
 		p, err := publish.New(target, append([]publish.Option{publish.WithPlainHTTP(o.PlainHTTP)}, o.Publish...)...)
 		return p, func() error { return nil }, err
 	}

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,75 +21,22 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/generator/sign"
 	"github.com/distgen/distgen/generator/store"
 )
 
-// Location is where a release is read from: a registry under a prefix, an
-// OCI layout directory, or an archive of one (read in place).
-type Location struct {
-	// Registry is HOST/PREFIX, when the release is in a registry.
-	Registry  string
-	PlainHTTP bool
-	// Layout is the layout directory, when the release is in one.
-	Layout string
-	// store reads a layout or an archive, checking what it reads.
-	store store.Store
+// Open opens where a release is read from: oci://HOST/PREFIX,
+// oci-layout:DIR, or a .tar archive of a layout (read in place).
+func Open(target string, plainHTTP bool) (publish.Store, error) {
+	return publish.Open(target, publish.WithPlainHTTP(plainHTTP))
 }
 
-// Close releases what opening the location took.
-func (l *Location) Close() {
-	if l.store != nil {
-		l.store.Close()
-	}
-}
-
-// Local reports whether the location is a layout or an archive.
-func (l *Location) Local() bool { return l.store != nil }
-
-// Store is the layout or archive the location reads, or nil for a registry.
-func (l *Location) Store() store.Store { return l.store }
-
-// Open opens oci://HOST/PREFIX, oci-layout:DIR, or a .tar archive of a layout.
-func Open(target string, plainHTTP bool) (*Location, error) {
-	switch {
-	case strings.HasPrefix(target, publish.SchemeRegistry):
-		prefix := strings.TrimSuffix(strings.TrimPrefix(target, publish.SchemeRegistry), "/")
-		host, _, _ := strings.Cut(prefix, "/")
-		if plainHTTP && !publish.IsLoopback(host) {
-			return nil, fmt.Errorf("plain HTTP is only for loopback registries, not %s", host)
-		}
-		return &Location{Registry: prefix, PlainHTTP: plainHTTP}, nil
-	case strings.HasPrefix(target, publish.SchemeLayout):
-		dir := strings.TrimPrefix(target, publish.SchemeLayout)
-		return &Location{Layout: dir, store: store.Dir(dir)}, nil
-	case isArchive(target):
-		a, err := store.OpenArchive(target)
-		if err != nil {
-			return nil, err
-		}
-		return &Location{store: a}, nil
-	default:
-		return nil, fmt.Errorf("unknown location %q: want oci://HOST/PREFIX, oci-layout:DIR or FILE.tar", target)
-	}
-}
-
-// isArchive reports whether a target names a .tar archive of a layout
-// rather than a registry or a layout directory.
-func isArchive(target string) bool {
-	return strings.HasSuffix(target, ".tar") &&
-		!strings.HasPrefix(target, publish.SchemeRegistry) && !strings.HasPrefix(target, publish.SchemeLayout)
-}
-
-// image reads repo (relative to the location) at tag or digest.
-func (l *Location) image(ctx context.Context, repo, ref string) (v1.Image, error) {
-	if l.store != nil {
-		return storeImage(l.store, repo, ref)
-	}
-	return remoteImage(ctx, l.Registry+"/"+repo, ref, l.PlainHTTP)
+// isLocal reports whether a store is a layout or an archive.
+func isLocal(s publish.Store) bool {
+	_, ok := s.(publish.Local)
+	return ok
 }
 
 // remoteImage reads an image by absolute repository and tag or digest.
@@ -110,42 +56,14 @@ func remoteImage(ctx context.Context, repo, ref string, plainHTTP bool) (v1.Imag
 	return remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
 }
 
-// storeImage finds repo:tag, or an image of repo by digest, in a layout
-// or archive.
-func storeImage(s store.Store, repo, ref string) (v1.Image, error) {
-	idx, err := s.Index()
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range idx.Manifests {
-		name := d.Annotations[publish.AnnotationRefName]
-		r, tag, _ := strings.Cut(name, ":")
-		if r == repo && (tag == ref || d.Digest.String() == ref) {
-			return store.Image(s, d)
-		}
-	}
-	return nil, fmt.Errorf("no %s %s: %w", repo, ref, ErrNotFound)
-}
-
-// ErrNotFound is returned for an artifact a location does not hold.
-var ErrNotFound = errors.New("not found")
-
 // Signatures returns the signature image of the artifact with digest d in
 // repo (its sha256-….sig tag), or nil when it has none.
-func (l *Location) Signatures(ctx context.Context, repo string, d v1.Hash) (v1.Image, error) {
-	img, err := l.image(ctx, repo, sign.Tag(d))
-	var te *transport.Error
-	if errors.Is(err, ErrNotFound) || (errors.As(err, &te) && te.StatusCode == http.StatusNotFound) {
+func Signatures(ctx context.Context, src publish.Store, repo string, d v1.Hash) (v1.Image, error) {
+	img, err := src.Image(ctx, repo, sign.Tag(d))
+	if errors.Is(err, publish.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
-	}
-	// A registry's image is read lazily: make sure the tag is there.
-	if _, err := img.Manifest(); err != nil {
-		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
-			return nil, nil
-		}
 		return nil, err
 	}
 	return img, nil

@@ -15,6 +15,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/publish"
 )
 
 // Artifact is one artifact of a release, relative to a registry prefix.
@@ -40,15 +41,15 @@ type Release struct {
 
 // Inspect reads the bundle NAME:VERSION at loc and lists every chart its
 // Flux objects pin and every image those charts' artifacts declare.
-func Inspect(ctx context.Context, loc *Location, bundle, version string) (*Release, error) {
+func Inspect(ctx context.Context, loc publish.Store, bundle, version string) (*Release, error) {
 	return InspectArtifact(ctx, loc, "bundles/"+bundle, version)
 }
 
 // InspectArtifact is Inspect for any Flux artifact distgen releases: a
 // platform bundle (bundles/NAME) or a tenant (tenants/NAME, whose sources
 // pin app charts under apps/).
-func InspectArtifact(ctx context.Context, loc *Location, repo, version string) (*Release, error) {
-	img, err := loc.image(ctx, repo, version)
+func InspectArtifact(ctx context.Context, loc publish.Store, repo, version string) (*Release, error) {
+	img, err := loc.Image(ctx, repo, version)
 	if err != nil {
 		return nil, fmt.Errorf("%s:%s: %w", repo, version, err)
 	}
@@ -86,7 +87,7 @@ func InspectArtifact(ctx context.Context, loc *Location, repo, version string) (
 		}
 	}
 	for _, c := range charts {
-		cimg, err := loc.image(ctx, c.Repository, c.Digest)
+		cimg, err := loc.Image(ctx, c.Repository, c.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("chart %s@%s: %w", c.Repository, c.Digest, err)
 		}

@@ -35,9 +35,9 @@ const (
 	SchemeLayout   = "oci-layout:"
 )
 
-// New returns the publisher for a target: oci://HOST/PREFIX or
-// oci-layout:DIR.
-func New(target string, opts ...Option) (Publisher, error) {
+// New returns the store a release is written to: oci://HOST/PREFIX or
+// oci-layout:DIR (created if need be).
+func New(target string, opts ...Option) (Store, error) {
 	switch {
 	case strings.HasPrefix(target, SchemeRegistry):
 		return NewRegistry(strings.TrimPrefix(target, SchemeRegistry), opts...)

@@ -1,0 +1,171 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/distgen/distgen/generator/store"
+)
+
+// Store is where a release lives: a registry under a prefix, an OCI layout
+// directory, or an archive of one. It is the one way distgen reaches OCI
+// content: push, mirror, sign, verify and bootstrap read and write through
+// it. What it reads is checked against its digest (a registry's content by
+// go-containerregistry as it is read, a layout's or an archive's by
+// package store); what it writes is checked on the way in (a registry
+// refuses an upload that does not match its digest, a layout writes
+// through a checked temporary file), and a write of what a tag already
+// holds is skipped and reported as such.
+type Store interface {
+	Publisher
+	// Image reads repo at a tag or a digest; an error wrapping ErrNotFound
+	// when the store does not hold it.
+	Image(ctx context.Context, repo, ref string) (v1.Image, error)
+	// Close releases the store.
+	Close() error
+}
+
+// ErrNotFound is returned for content a store does not hold.
+var ErrNotFound = store.ErrNotFound
+
+// Local is a store on this machine (a layout or an archive), whose blobs
+// can be read one by one.
+type Local interface {
+	Store
+	Blobs() store.Store
+}
+
+// Open opens the store at target: oci://HOST/PREFIX, oci-layout:DIR, or a
+// FILE.tar archive of a layout, read in place (an archive is read-only
+// here; mirror writes archives).
+func Open(target string, opts ...Option) (Store, error) {
+	switch {
+	case strings.HasPrefix(target, SchemeRegistry):
+		return NewRegistry(strings.TrimPrefix(target, SchemeRegistry), opts...)
+	case strings.HasPrefix(target, SchemeLayout):
+		dir := strings.TrimPrefix(target, SchemeLayout)
+		if _, err := store.Open(dir); err != nil {
+			return nil, err
+		}
+		return NewLayout(dir)
+	case IsArchive(target):
+		a, err := store.OpenArchive(target)
+		if err != nil {
+			return nil, err
+		}
+		return &Archive{a: a}, nil
+	default:
+		return nil, fmt.Errorf("unknown location %q: want oci://HOST/PREFIX, oci-layout:DIR or FILE.tar", target)
+	}
+}
+
+// IsArchive reports whether a target names a .tar archive of a layout
+// rather than a registry or a layout directory.
+func IsArchive(target string) bool {
+	return strings.HasSuffix(target, ".tar") && !strings.HasPrefix(target, SchemeRegistry) && !strings.HasPrefix(target, SchemeLayout)
+}
+
+// Image implements Store.
+func (r *Registry) Image(ctx context.Context, repo, ref string) (v1.Image, error) {
+	var nopts []name.Option
+	if r.opts.plainHTTP {
+		nopts = append(nopts, name.Insecure)
+	}
+	sep := ":"
+	if strings.HasPrefix(ref, "sha256:") {
+		sep = "@"
+	}
+	nr, err := name.ParseReference(r.prefix+"/"+repo+sep+ref, nopts...)
+	if err != nil {
+		return nil, err
+	}
+	img, err := remote.Image(nr, r.remoteOptions(ctx, nil)...)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return nil, fmt.Errorf("%s: %w", nr, ErrNotFound)
+	}
+	return img, err
+}
+
+// Close implements Store.
+func (r *Registry) Close() error { return nil }
+
+// Prefix is the registry's HOST/PREFIX.
+func (r *Registry) Prefix() string { return r.prefix }
+
+// Image implements Store.
+func (l *Layout) Image(ctx context.Context, repo, ref string) (v1.Image, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return localImage(store.Dir(l.dir), repo, ref)
+}
+
+// Close implements Store.
+func (l *Layout) Close() error { return nil }
+
+// Blobs implements Local.
+func (l *Layout) Blobs() store.Store { return store.Dir(l.dir) }
+
+// Dir is the layout's directory.
+func (l *Layout) Dir() string { return l.dir }
+
+// Archive is a layout archive read in place; it is not written.
+type Archive struct{ a *store.Archive }
+
+// Ref implements Publisher.
+func (a *Archive) Ref(repo, tag string) string { return repo + ":" + tag }
+
+// Tagged implements Publisher.
+func (a *Archive) Tagged(_ context.Context, repo, tag string) (string, error) {
+	idx, err := a.a.Index()
+	if err != nil {
+		return "", err
+	}
+	for _, d := range idx.Manifests {
+		if d.Annotations[AnnotationRefName] == repo+":"+tag {
+			return d.Digest.String(), nil
+		}
+	}
+	return "", nil
+}
+
+// Write implements Publisher: an archive is not written in place.
+func (a *Archive) Write(context.Context, string, string, v1.Image) (Result, error) {
+	return Result{}, errors.New("an archive is not written in place: mirror into it")
+}
+
+// Image implements Store.
+func (a *Archive) Image(_ context.Context, repo, ref string) (v1.Image, error) {
+	return localImage(a.a, repo, ref)
+}
+
+// Blobs implements Local.
+func (a *Archive) Blobs() store.Store { return a.a }
+
+// Close implements Store.
+func (a *Archive) Close() error { return a.a.Close() }
+
+// localImage finds repo:tag, or an image of repo by digest, in a layout
+// or archive.
+func localImage(s store.Store, repo, ref string) (v1.Image, error) {
+	idx, err := s.Index()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range idx.Manifests {
+		r, tag, _ := strings.Cut(d.Annotations[AnnotationRefName], ":")
+		if r == repo && (tag == ref || d.Digest.String() == ref) {
+			return store.Image(s, d)
+		}
+	}
+	return nil, fmt.Errorf("no %s %s: %w", repo, ref, ErrNotFound)
+}
