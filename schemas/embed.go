@@ -25,5 +25,7 @@ var Wants = map[string]string{
 	"#Timestamp":       "must be an RFC 3339 time in UTC, such as 2026-01-02T03:04:05Z",
 	"#CRDPolicy":       "must be one of Skip, Create, CreateReplace",
 	"#PodSecurity":     "must be one of privileged, baseline, restricted",
+	"#Strategy":        "must be one of RemediateOnFailure, RetryOnFailure",
+	"#DriftMode":       "must be one of enabled, warn, disabled",
 	"#Quantity":        "must be a Kubernetes quantity such as 500m, 4, 16Gi",
 }

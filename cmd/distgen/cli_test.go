@@ -12,7 +12,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"sigs.k8s.io/yaml"
 
@@ -580,5 +582,55 @@ func TestHelmAcceptsItSoDoesBuild(t *testing.T) {
 	code, _, stderr = runCLI(t, "build", "-C", bare, "--out", filepath.Join(t.TempDir(), "bare"))
 	if code != exitOK || strings.Count(stderr, "lint:") != 1 || !strings.Contains(stderr, "3 components (a, b, c): lint: templates/: directory does not exist") {
 		t.Errorf("a chart without templates/: exit %d\n%s", code, stderr)
+	}
+}
+
+// The HelmRelease settings real charts need reach the HelmRelease as
+// Flux's types have them; a bad one is refused in the user's terms.
+func TestHelmSettings(t *testing.T) {
+	root := fixture.Copy(t, "testdata/base")
+	edit(t, filepath.Join(root, "bundles/test.cue"), "", `bundles: test: components: b: helm: {
+	valuesFrom: [{kind: "Secret", name: "site-values", valuesKey: "values.yaml", optional: true}]
+	disableHooks: true
+	maxHistory:   5
+	test: {ignoreFailures: true, timeout: "2m"}
+	driftDetection: mode: "warn"
+	install: {crds: "Skip", retries: 1, strategy: "RetryOnFailure", replace: true}
+	upgrade: {retries: -1, strategy: "RemediateOnFailure", force: true, cleanupOnFail: true}
+}
+`)
+	out := filepath.Join(t.TempDir(), "dist")
+	mustRun(t, "build", "-C", root, "--out", out)
+	b, err := os.ReadFile(filepath.Join(out, "flux/components/b.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hr helmv2.HelmRelease
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		if strings.Contains(doc, "kind: HelmRelease") {
+			if err := yaml.UnmarshalStrict([]byte(doc), &hr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s := hr.Spec
+	switch {
+	case len(s.ValuesFrom) != 1 || s.ValuesFrom[0].Name != "site-values" || s.ValuesFrom[0].ValuesKey != "values.yaml" || !s.ValuesFrom[0].Optional:
+		t.Errorf("valuesFrom %+v", s.ValuesFrom)
+	case !s.Install.DisableHooks || !s.Upgrade.DisableHooks || s.MaxHistory == nil || *s.MaxHistory != 5:
+		t.Errorf("hooks %v/%v, maxHistory %v", s.Install.DisableHooks, s.Upgrade.DisableHooks, s.MaxHistory)
+	case s.Test == nil || !s.Test.Enable || !s.Test.IgnoreFailures || s.Test.Timeout == nil || s.Test.Timeout.Duration != 2*time.Minute:
+		t.Errorf("test %+v", s.Test)
+	case s.DriftDetection == nil || s.DriftDetection.Mode != helmv2.DriftDetectionWarn:
+		t.Errorf("driftDetection %+v", s.DriftDetection)
+	case s.Install.CRDs != helmv2.Skip || s.Install.Remediation.Retries != 1 || s.Install.Strategy == nil || s.Install.Strategy.Name != "RetryOnFailure" || !s.Install.Replace:
+		t.Errorf("install %+v", s.Install)
+	case s.Upgrade.CRDs != helmv2.CreateReplace || s.Upgrade.Remediation.Retries != -1 || s.Upgrade.Strategy == nil || !s.Upgrade.Force || !s.Upgrade.CleanupOnFail:
+		t.Errorf("upgrade %+v", s.Upgrade)
+	}
+	edit(t, filepath.Join(root, "bundles/test.cue"), `strategy: "RetryOnFailure"`, `strategy: "Sometimes"`)
+	code, _, stderr := runCLI(t, "vet", "-C", root)
+	if code != exitUser || !strings.Contains(stderr, `invalid value "Sometimes": must be one of RemediateOnFailure, RetryOnFailure`) {
+		t.Errorf("a bad strategy: exit %d\n%s", code, stderr)
 	}
 }

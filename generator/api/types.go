@@ -120,6 +120,8 @@ type Component struct {
 	Images      []string       `json:"images,omitempty"`
 	// AsIs skips Helm lint for this component's chart.
 	AsIs bool `json:"asIs"`
+	// Helm are HelmRelease settings beyond distgen's defaults.
+	Helm HelmSettings `json:"helm"`
 
 	// ChartDir is the absolute path of the chart directory (Chart.Path
 	// resolved against the project root), set by load; empty for wrapped
@@ -130,6 +132,46 @@ type Component struct {
 	FileValues []map[string]any `json:"-"`
 	// Pos is where the component is declared ("bundles/demo.cue:12:3").
 	Pos string `json:"-"`
+}
+
+// HelmSettings are HelmRelease settings (schemas.#HelmSettings); nil
+// fields keep the defaults.
+type HelmSettings struct {
+	ValuesFrom     []ValuesReference `json:"valuesFrom,omitempty"`
+	DisableHooks   *bool             `json:"disableHooks,omitempty"`
+	MaxHistory     *int              `json:"maxHistory,omitempty"`
+	Test           *HelmTest         `json:"test,omitempty"`
+	DriftDetection *struct {
+		Mode string `json:"mode"`
+	} `json:"driftDetection,omitempty"`
+	Install *HelmAction `json:"install,omitempty"`
+	Upgrade *HelmAction `json:"upgrade,omitempty"`
+}
+
+// ValuesReference names values held in a Secret or ConfigMap.
+type ValuesReference struct {
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	ValuesKey  string `json:"valuesKey,omitempty"`
+	TargetPath string `json:"targetPath,omitempty"`
+	Optional   bool   `json:"optional,omitempty"`
+}
+
+// HelmTest runs a chart's Helm tests.
+type HelmTest struct {
+	Enable         bool     `json:"enable"`
+	IgnoreFailures bool     `json:"ignoreFailures,omitempty"`
+	Timeout        Duration `json:"timeout,omitempty"`
+}
+
+// HelmAction tunes install or upgrade.
+type HelmAction struct {
+	CRDs          CRDPolicy `json:"crds,omitempty"`
+	Retries       *int      `json:"retries,omitempty"`
+	Strategy      string    `json:"strategy,omitempty"`
+	Replace       bool      `json:"replace,omitempty"`
+	Force         bool      `json:"force,omitempty"`
+	CleanupOnFail bool      `json:"cleanupOnFail,omitempty"`
 }
 
 // ChartSource is a first-party chart directory or upstream charts to wrap.

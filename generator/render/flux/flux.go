@@ -185,10 +185,60 @@ func HelmRelease(bundle string, s *plan.Step) (*helmv2.HelmRelease, error) {
 	if len(s.Values) > 0 {
 		hr.Spec.Values = &apiextensionsv1.JSON{Raw: values}
 	}
+	applySettings(hr, c.Helm)
 	for _, d := range s.DependsOn {
 		hr.Spec.DependsOn = append(hr.Spec.DependsOn, helmv2.DependencyReference{Name: d.Name, Namespace: d.Namespace})
 	}
 	return hr, nil
+}
+
+// applySettings sets what a component's helm settings ask for.
+func applySettings(hr *helmv2.HelmRelease, h api.HelmSettings) {
+	for _, v := range h.ValuesFrom {
+		hr.Spec.ValuesFrom = append(hr.Spec.ValuesFrom, helmv2.ValuesReference{
+			Kind: v.Kind, Name: v.Name, ValuesKey: v.ValuesKey, TargetPath: v.TargetPath, Optional: v.Optional,
+		})
+	}
+	if h.DisableHooks != nil {
+		hr.Spec.Install.DisableHooks = *h.DisableHooks
+		hr.Spec.Upgrade.DisableHooks = *h.DisableHooks
+	}
+	hr.Spec.MaxHistory = h.MaxHistory
+	if t := h.Test; t != nil {
+		hr.Spec.Test = &helmv2.Test{Enable: t.Enable, IgnoreFailures: t.IgnoreFailures}
+		if t.Timeout != "" {
+			d := Duration(t.Timeout)
+			hr.Spec.Test.Timeout = &d
+		}
+	}
+	if d := h.DriftDetection; d != nil {
+		hr.Spec.DriftDetection = &helmv2.DriftDetection{Mode: helmv2.DriftDetectionMode(d.Mode)}
+	}
+	if a := h.Install; a != nil {
+		if a.CRDs != "" {
+			hr.Spec.Install.CRDs = helmv2.CRDsPolicy(a.CRDs)
+		}
+		if a.Retries != nil {
+			hr.Spec.Install.Remediation.Retries = *a.Retries
+		}
+		if a.Strategy != "" {
+			hr.Spec.Install.Strategy = &helmv2.InstallStrategy{Name: a.Strategy}
+		}
+		hr.Spec.Install.Replace = a.Replace
+	}
+	if a := h.Upgrade; a != nil {
+		if a.CRDs != "" {
+			hr.Spec.Upgrade.CRDs = helmv2.CRDsPolicy(a.CRDs)
+		}
+		if a.Retries != nil {
+			hr.Spec.Upgrade.Remediation.Retries = *a.Retries
+		}
+		if a.Strategy != "" {
+			hr.Spec.Upgrade.Strategy = &helmv2.UpgradeStrategy{Name: a.Strategy}
+		}
+		hr.Spec.Upgrade.Force = a.Force
+		hr.Spec.Upgrade.CleanupOnFail = a.CleanupOnFail
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
