@@ -16,6 +16,7 @@ import (
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"github.com/google/go-containerregistry/pkg/registry"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/action"
@@ -632,5 +633,69 @@ func TestHelmSettings(t *testing.T) {
 	code, _, stderr := runCLI(t, "vet", "-C", root)
 	if code != exitUser || !strings.Contains(stderr, `invalid value "Sometimes": must be one of RemediateOnFailure, RetryOnFailure`) {
 		t.Errorf("a bad strategy: exit %d\n%s", code, stderr)
+	}
+}
+
+// A bundle types its site's values; every release that reads them gets
+// them through valuesFrom, and bootstrap --site checks a site file and
+// emits them, so one release digest serves every site.
+func TestSiteValues(t *testing.T) {
+	root := fixture.Copy(t, "testdata/base")
+	edit(t, filepath.Join(root, "bundles/test.cue"), "", `bundles: test: #site: {
+	domain:   =~"^[a-z0-9.-]+$"
+	replicas: int & >=1 | *1
+}
+bundles: test: components: c: site: false
+`)
+	out := filepath.Join(t.TempDir(), "dist")
+	mustRun(t, "build", "-C", root, "--out", out)
+	for name, want := range map[string]bool{"a": true, "b": true, "c": false} {
+		b, err := os.ReadFile(filepath.Join(out, "flux/components", name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(b), "name: distgen-site"); got != want {
+			t.Errorf("%s reads the site's values: %v, want %v", name, got, want)
+		}
+	}
+	site := filepath.Join(t.TempDir(), "site.cue")
+	writeFile(t, site, "domain: \"cloud.example.com\"\n")
+	boot := mustRun(t, "bootstrap", "-C", root, "--from", "oci://registry.example.com/p/bundles/test:1.2.3", "--release", out, "--site", site)
+	var secrets []string
+	for _, doc := range strings.Split(boot, "\n---\n") {
+		var obj struct {
+			Kind     string            `json:"kind"`
+			Metadata metav1.ObjectMeta `json:"metadata"`
+			Data     map[string][]byte `json:"data"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj.Kind == "Secret" {
+			secrets = append(secrets, obj.Metadata.Namespace+"/"+obj.Metadata.Name)
+			if v := string(obj.Data["values.yaml"]); v != "domain: cloud.example.com\nreplicas: 1\n" {
+				t.Errorf("%s holds %q", obj.Metadata.Namespace, v)
+			}
+		}
+	}
+	// a in ns-a, b in ns-b (c does not read them).
+	if fmt.Sprint(secrets) != "[ns-a/distgen-site ns-b/distgen-site]" {
+		t.Errorf("site secrets %v", secrets)
+	}
+	for body, wants := range map[string][]string{
+		"domain: \"Not A Domain\"\nreplicas: 0\n": {"site.cue:1:9: bundles.test.#site.domain: invalid value \"Not A Domain\"", "site.cue:2:11: bundles.test.#site.replicas: invalid value 0"},
+		"domain: \"a.example\"\nregion: \"eu\"\n": {"site.cue:2:1: bundles.test.#site.region: field not allowed"},
+		"replicas: 2\n": {"bundles.test.#site.domain: missing"},
+	} {
+		writeFile(t, site, body)
+		code, stdout, stderr := runCLI(t, "bootstrap", "-C", root, "--from", "oci://registry.example.com/p/bundles/test:1.2.3", "--release", out, "--site", site)
+		if code != exitUser || stdout != "" {
+			t.Fatalf("site file %q: exit %d\n%s", body, code, stderr)
+		}
+		for _, want := range wants {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("site file %q: stderr lacks %q:\n%s", body, want, stderr)
+			}
+		}
 	}
 }

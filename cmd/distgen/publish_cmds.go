@@ -121,7 +121,7 @@ func printManifest(s streams, manifest []byte, file string, err error) error {
 	return err
 }
 
-func newBootstrap(s streams) *cobra.Command {
+func newBootstrap(s streams, g *globals) *cobra.Command {
 	a := &action.Bootstrap{}
 	var verifyKey string
 	cmd := &cobra.Command{
@@ -143,10 +143,14 @@ come from. Apply the output to a cluster that runs Flux.`,
   # follow every 0.1.x release, charts from a mirror
   distgen bootstrap --from oci://mirror.local/platform/bundles/demo:0.1.0 --track '0.1.x' --registry mirror.local/platform
 
+  # this site's values (checked against the bundle's #site) for every release that reads them
+  distgen bootstrap --from oci://registry.example.com/platform/bundles/demo:0.1.0 --site site.cue
+
   # Flux verifies the bundle's and every chart's signature with cosign.pub
   distgen bootstrap --from oci://registry.example.com/platform/bundles/demo:0.1.0 --verify-key cosign.pub`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.Dir = g.Dir
 			if verifyKey != "" {
 				b, err := os.ReadFile(verifyKey)
 				if err != nil {
@@ -158,6 +162,7 @@ come from. Apply the output to a cluster that runs Flux.`,
 			return printManifest(s, out, a.Out, err)
 		},
 	}
+	cmd.Flags().StringVar(&a.Site, "site", "", "site file, checked against the bundle's #site schema (in the project at -C): its values reach every release that reads them")
 	cmd.Flags().StringVar(&verifyKey, "verify-key", "", "cosign public key: the cluster verifies every artifact's signature with it (spec.verify, provider cosign)")
 	cmd.Flags().StringVar(&a.From, "from", "", "the bundle: oci://HOST/PREFIX/bundles/NAME:VERSION (required)")
 	cmd.Flags().StringVar(&a.Track, "track", "", "follow a SemVer range of bundle versions instead of pinning the digest")

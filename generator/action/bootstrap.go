@@ -10,8 +10,12 @@ import (
 
 	"github.com/fluxcd/pkg/apis/kustomize"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/distgen/distgen/generator/internal/atomicfile"
+	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/mirror"
+	"github.com/distgen/distgen/generator/plan"
 	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/generator/render/flux"
 	"github.com/distgen/distgen/generator/sign"
@@ -46,6 +50,11 @@ type Bootstrap struct {
 	// VerifyKey, when set, is a cosign public key (PEM): the cluster
 	// verifies the bundle's and every chart's signature with it.
 	VerifyKey []byte
+	// Site, when set, is a site file checked against the bundle's #site
+	// schema in the project at Dir; its values go to every release that
+	// reads them, through a Secret in each of their namespaces.
+	Site string
+	Dir  string
 }
 
 // Run resolves the bundle and returns the bootstrap manifest.
@@ -99,6 +108,11 @@ func (b *Bootstrap) Run(ctx context.Context) ([]byte, error) {
 		}
 		spec.Digest = d.String()
 	}
+	if b.Site != "" {
+		if spec.Site, spec.SiteNamespaces, err = siteValues(b.Dir, bundle, b.Site); err != nil {
+			return nil, err
+		}
+	}
 	if len(b.VerifyKey) > 0 {
 		if _, err := sign.PublicKey(b.VerifyKey); err != nil {
 			return nil, &UsageError{Msg: fmt.Sprintf("--verify-key: %v", err)}
@@ -135,6 +149,40 @@ func (b *Bootstrap) Run(ctx context.Context) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// siteValues checks a site file against the bundle's #site schema and
+// returns its values (YAML) and the namespaces of the releases that read
+// them.
+func siteValues(dir, bundle, file string) ([]byte, []string, error) {
+	root, err := load.FindRoot(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	values, err := load.Site(root, bundle, file)
+	if err != nil {
+		return nil, nil, err
+	}
+	proj, err := load.Project(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := load.Bundle(proj, bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	pl, err := plan.Build(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	var namespaces []string
+	for _, s := range pl.Steps {
+		if s.Site {
+			namespaces = append(namespaces, s.Component.Namespace)
+		}
+	}
+	out, err := yaml.Marshal(values)
+	return out, namespaces, err
 }
 
 // relocations reads the release at registry and points each release's

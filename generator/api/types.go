@@ -60,6 +60,8 @@ type Bundle struct {
 	Images []string `json:"images,omitempty"`
 	// Namespaces the bundle declares, by name.
 	Namespaces map[string]NamespaceSpec `json:"namespaces,omitempty"`
+	// HasSite is true when the bundle types site values (#site).
+	HasSite bool `json:"hasSite,omitempty"`
 	// Components sorted by name.
 	Components []*Component `json:"components"`
 }
@@ -122,6 +124,8 @@ type Component struct {
 	AsIs bool `json:"asIs"`
 	// Helm are HelmRelease settings beyond distgen's defaults.
 	Helm HelmSettings `json:"helm"`
+	// Site makes the release read the site's values, when the bundle has any.
+	Site bool `json:"site"`
 
 	// ChartDir is the absolute path of the chart directory (Chart.Path
 	// resolved against the project root), set by load; empty for wrapped

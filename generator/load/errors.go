@@ -146,6 +146,8 @@ func fromCUE(err error, root string, lookup func(path []string, skip []string) s
 		// say what the constraint wants, and print it from the schema.
 		if len(schema) > 0 {
 			e.Msg = inUserTerms(msg, e.Path, schema, src.valueAt(e.Pos, root))
+		} else if want, ok := strings.CutPrefix(msg, "incomplete value "); ok {
+			e.Msg = "missing: want " + want // a constraint of the user's own
 		}
 		if strings.HasPrefix(msg, "invalid left-hand value") {
 			leftHand = append(leftHand, e)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	cueload "cuelang.org/go/cue/load"
@@ -54,12 +55,22 @@ func Project(root string) (*api.Project, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, insts, vals, cfg, err := evaluate(root)
+	if err != nil {
+		return nil, err
+	}
+	return project(root, ctx, insts, vals, cfg)
+}
+
+// evaluate loads and evaluates the root and bundles packages of the
+// project at root, with distgen's schemas in force.
+func evaluate(root string) (*cue.Context, []*build.Instance, []cue.Value, *cueload.Config, error) {
 	if _, err := os.Stat(filepath.Join(root, VersionsFile)); err != nil {
-		return nil, fmt.Errorf("%w: %s has no %s", ErrNotProject, root, VersionsFile)
+		return nil, nil, nil, nil, fmt.Errorf("%w: %s has no %s", ErrNotProject, root, VersionsFile)
 	}
 	overlay, err := overlay(root)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, nil, err
 	}
 	cfg := &cueload.Config{Dir: root, ModuleRoot: root, Overlay: overlay}
 	dirs := []string{".", "./" + BundlesDir}
@@ -71,7 +82,7 @@ func Project(root string) (*api.Project, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, nil, nil, nil, errs
 	}
 	// The schemas are in force whatever the user's files say: a file of
 	// distgen's own in each package applies them, so that they are part of
@@ -86,13 +97,19 @@ func Project(root string) (*api.Project, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, nil, nil, nil, errs
 	}
 	ctx := cuecontext.New()
 	vals, err := ctx.BuildInstances(insts)
 	if err != nil {
-		return nil, fromCUE(err, root, nil)
+		return nil, nil, nil, nil, fromCUE(err, root, nil)
 	}
+	return ctx, insts, vals, cfg, nil
+}
+
+// project decodes and checks an evaluated project.
+func project(root string, ctx *cue.Context, insts []*build.Instance, vals []cue.Value, cfg *cueload.Config) (*api.Project, error) {
+	var errs Errors
 	lookup := func(path []string, skip []string) string {
 		for n := len(path); n > 0; n-- {
 			sels := make([]cue.Selector, n)
@@ -330,7 +347,8 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 	if err != nil {
 		return nil, Errors{{Pos: pos, Path: "releaseDate", Msg: err.Error()}}
 	}
-	b := &api.Bundle{Name: raw.Name, Version: raw.Version, ReleaseDate: t.UTC(), Description: raw.Description, Images: raw.Images, Namespaces: raw.Namespaces}
+	b := &api.Bundle{Name: raw.Name, Version: raw.Version, ReleaseDate: t.UTC(), Description: raw.Description, Images: raw.Images, Namespaces: raw.Namespaces,
+		HasSite: v.LookupPath(cue.MakePath(cue.Def("site"))).Exists()}
 	iter, err := v.LookupPath(cue.ParsePath("components")).Fields()
 	if err != nil {
 		return nil, fromCUE(err, root, nil)

@@ -36,6 +36,8 @@ type Step struct {
 	FinalValues map[string]any
 	// DependsOn are the steps this one waits for, sorted by name.
 	DependsOn []Ref
+	// Site is true when the release reads the site's values.
+	Site bool
 }
 
 // Ref names a HelmRelease.
@@ -106,7 +108,7 @@ func Build(b *api.Bundle) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &Step{Component: c, Level: l, Chart: c.Name, Version: c.Version}
+		s := &Step{Component: c, Level: l, Chart: c.Name, Version: c.Version, Site: b.HasSite && c.Site}
 		s.ChartValues = map[string]any{}
 		for _, fv := range c.FileValues {
 			s.ChartValues = Merge(s.ChartValues, fv)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -48,6 +49,10 @@ type Bootstrap struct {
 	// bundle's chart sources are).
 	VerifyKey        []byte
 	VerifyNamespaces []string
+	// Site, when set, is the site's values (YAML): a Secret in each of
+	// SiteNamespaces holds them for the releases that read them.
+	Site           []byte
+	SiteNamespaces []string
 }
 
 // VerifySecret is the Secret holding the public key signatures are
@@ -133,7 +138,20 @@ func BootstrapObjects(b Bootstrap) ([]byte, error) {
 			Target: &kustomize.Selector{Group: helmv2.GroupVersion.Group, Kind: helmv2.HelmReleaseKind, Name: r.Name, Namespace: r.Namespace},
 		})
 	}
-	var objs []any
+	// Secrets by namespace: the verification key and the site's values.
+	secrets := map[string][]*corev1.Secret{}
+	secret := func(ns, name, key string, data []byte) {
+		secrets[ns] = append(secrets[ns], &corev1.Secret{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+			Data:       map[string][]byte{key: data},
+		})
+	}
+	if len(b.Site) > 0 {
+		for _, ns := range slices.Compact(slices.Sorted(slices.Values(b.SiteNamespaces))) {
+			secret(ns, SiteSecret, SiteValuesKey, b.Site)
+		}
+	}
 	if len(b.VerifyKey) > 0 {
 		verify := &sourcev1.OCIRepositoryVerification{Provider: "cosign", SecretRef: &meta.LocalObjectReference{Name: VerifySecret}}
 		src.Spec.Verify = verify
@@ -145,24 +163,27 @@ func BootstrapObjects(b Bootstrap) ([]byte, error) {
 			Patch:  string(patch),
 			Target: &kustomize.Selector{Group: sourcev1.GroupVersion.Group, Kind: sourcev1.OCIRepositoryKind},
 		})
-		namespaces := map[string]bool{BootstrapNamespace: true}
-		for _, ns := range b.VerifyNamespaces {
-			namespaces[ns] = true
-		}
-		for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
-			if ns != BootstrapNamespace {
-				// The bundle makes it too, with its labels; the key must be
-				// there before the chart sources are.
-				objs = append(objs, &corev1.Namespace{
-					TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-					ObjectMeta: metav1.ObjectMeta{Name: ns, Annotations: map[string]string{AnnotationPrune: "disabled"}},
-				})
+		seen := map[string]bool{}
+		for _, ns := range append([]string{BootstrapNamespace}, b.VerifyNamespaces...) {
+			if !seen[ns] {
+				seen[ns] = true
+				secret(ns, VerifySecret, "cosign.pub", b.VerifyKey)
 			}
-			objs = append(objs, &corev1.Secret{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-				ObjectMeta: metav1.ObjectMeta{Name: VerifySecret, Namespace: ns, Labels: labels},
-				Data:       map[string][]byte{"cosign.pub": b.VerifyKey},
+		}
+	}
+	var objs []any
+	for _, ns := range slices.Sorted(maps.Keys(secrets)) {
+		if ns != BootstrapNamespace {
+			// The bundle makes it too, with its labels; what the Secrets
+			// hold must be there before the releases and sources are.
+			objs = append(objs, &corev1.Namespace{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+				ObjectMeta: metav1.ObjectMeta{Name: ns, Annotations: map[string]string{AnnotationPrune: "disabled"}},
 			})
+		}
+		sort.Slice(secrets[ns], func(i, j int) bool { return secrets[ns][i].Name < secrets[ns][j].Name })
+		for _, s := range secrets[ns] {
+			objs = append(objs, s)
 		}
 	}
 	return MarshalAll(append(objs, src, ks)...)

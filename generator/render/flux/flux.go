@@ -146,6 +146,13 @@ func OCIRepository(bundle string, s *plan.Step, digest string) *sourcev1.OCIRepo
 	}
 }
 
+// SiteSecret holds a site's values, in each namespace whose releases read
+// them; SiteValuesKey is its key.
+const (
+	SiteSecret    = "distgen-site"
+	SiteValuesKey = "values.yaml"
+)
+
 // HelmRelease installs a step's chart with the bundle's values.
 func HelmRelease(bundle string, s *plan.Step) (*helmv2.HelmRelease, error) {
 	c := s.Component
@@ -184,6 +191,11 @@ func HelmRelease(bundle string, s *plan.Step) (*helmv2.HelmRelease, error) {
 	}
 	if len(s.Values) > 0 {
 		hr.Spec.Values = &apiextensionsv1.JSON{Raw: values}
+	}
+	if s.Site {
+		// The site's values come first: the component's own valuesFrom
+		// are merged over them.
+		hr.Spec.ValuesFrom = append(hr.Spec.ValuesFrom, helmv2.ValuesReference{Kind: "Secret", Name: SiteSecret, ValuesKey: SiteValuesKey})
 	}
 	applySettings(hr, c.Helm)
 	for _, d := range s.DependsOn {

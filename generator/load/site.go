@@ -1,0 +1,58 @@
+package load
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"cuelang.org/go/cue"
+)
+
+// Site checks a site file (CUE, or JSON or YAML written as CUE accepts
+// them) against the #site schema of a bundle and returns the site's values.
+// Problems name the site file's line and column, or the schema's
+// constraint, and are all reported at once.
+func Site(root, bundle, file string) (map[string]any, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	ctx, _, vals, _, err := evaluate(root)
+	if err != nil {
+		return nil, err
+	}
+	b := vals[1].LookupPath(cue.MakePath(cue.Str("bundles"), cue.Str(bundle)))
+	if !b.Exists() {
+		return nil, &Error{Pos: BundlesDir + "/", Msg: fmt.Sprintf("no bundle %q", bundle)}
+	}
+	schema := b.LookupPath(cue.MakePath(cue.Def("site")))
+	if !schema.Exists() {
+		return nil, &Error{Pos: BundlesDir + "/", Msg: fmt.Sprintf("bundle %q declares no #site: it takes no site values", bundle)}
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, err
+	}
+	site := ctx.CompileBytes(src, cue.Filename(abs))
+	if err := site.Err(); err != nil {
+		return nil, fromCUE(err, root, nil)
+	}
+	v := schema.Unify(site)
+	if err := validate(v); err != nil {
+		return nil, fromCUE(err, root, nil).unique()
+	}
+	b2, err := v.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b2, &out); err != nil {
+		return nil, fmt.Errorf("site values: %w", err)
+	}
+	return out, nil
+}
