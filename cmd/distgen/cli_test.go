@@ -699,3 +699,27 @@ bundles: test: components: c: site: false
 		}
 	}
 }
+
+// A first-party chart types its values with a values.cue beside it; a
+// wrong type or an unknown field in a bundle's values fails vet at the
+// bundle's file:line:col, naming the component.
+func TestTypedChartValues(t *testing.T) {
+	root := fixture.Copy(t, "testdata/base")
+	writeFile(t, filepath.Join(root, "packages/system/app/values.cue"), "package app\n\n#Values: close({\n\tgreeting?: string & !=\"\"\n})\n")
+	mustRun(t, "vet", "-C", root)
+	for values, want := range map[string]string{
+		`values: {greeting: 42}`:                      `bundles/test.cue:12:22: component "b": values (typed by packages/system/app/values.cue): conflicting values 42 and string`,
+		`values: {greeting: "hi", greetings: "typo"}`: `bundles/test.cue:12:28: component "b": values (typed by packages/system/app/values.cue): field not allowed`,
+	} {
+		bundle := filepath.Join(root, "bundles/test.cue")
+		before, _ := os.ReadFile(bundle)
+		edit(t, bundle, `values: greeting: "hi"`, values)
+		code, _, stderr := runCLI(t, "vet", "-C", root)
+		if code != exitUser || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, want 1 and %q:\n%s", values, code, want, stderr)
+		}
+		if err := os.WriteFile(bundle, before, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -161,8 +161,9 @@ func project(root string, ctx *cue.Context, insts []*build.Instance, vals []cue.
 	}
 	decls := declarations(insts[1].Files, root)
 	checked := map[string]bool{}
+	typed := &appSchemas{ctx: ctx, cfg: cfg, root: root, byApp: map[string]cue.Value{}}
 	for iter.Next() {
-		b, berrs := decodeBundle(iter.Value(), root, decls, checked)
+		b, berrs := decodeBundle(iter.Value(), root, decls, checked, typed)
 		errs = append(errs, berrs...)
 		if b != nil {
 			p.Bundles[b.Name] = b
@@ -330,7 +331,7 @@ func decodeVersions(v cue.Value, out *api.Versions) error {
 	return nil
 }
 
-func decodeBundle(v cue.Value, root string, decls map[string]string, checked map[string]bool) (*api.Bundle, Errors) {
+func decodeBundle(v cue.Value, root string, decls map[string]string, checked map[string]bool, typed *appSchemas) (*api.Bundle, Errors) {
 	var raw struct {
 		Name        string                       `json:"name"`
 		Version     string                       `json:"version"`
@@ -368,6 +369,7 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 			c.Values = map[string]any{}
 		}
 		errs = append(errs, resolveChart(c, root, checked)...)
+		errs = append(errs, checkTypedValues(c, cv, root, typed)...)
 		b.Components = append(b.Components, c)
 	}
 	sort.Slice(b.Components, func(i, j int) bool { return b.Components[i].Name < b.Components[j].Name })
@@ -386,4 +388,31 @@ func userPos(v cue.Value, root string) string {
 		}
 	}
 	return relPos(v.Pos(), root)
+}
+
+// checkTypedValues checks a component's values against the #Values of a
+// values.cue beside its first-party chart, when the chart has one: a wrong
+// type or an unknown field is reported at the bundle's file:line:col.
+// Values may leave fields out (the chart's values.yaml has defaults), so
+// concreteness is not required.
+func checkTypedValues(c *api.Component, cv cue.Value, root string, typed *appSchemas) Errors {
+	if c.Chart.Path == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(c.Chart.Path), AppSchemaFile)); err != nil {
+		return nil
+	}
+	def, errs := typed.at(filepath.FromSlash(c.Chart.Path))
+	if len(errs) > 0 {
+		return errs
+	}
+	if err := def.Unify(cv.LookupPath(cue.ParsePath("values"))).Validate(cue.Final(), cue.All()); err != nil {
+		errs := fromCUE(err, root, nil)
+		for _, e := range errs {
+			e.Component = c.Name
+			e.Msg = fmt.Sprintf("values (typed by %s/%s): %s", c.Chart.Path, AppSchemaFile, e.Msg)
+		}
+		return errs
+	}
+	return nil
 }

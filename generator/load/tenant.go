@@ -160,14 +160,21 @@ type appSchemas struct {
 }
 
 func (s *appSchemas) schema(app string) (cue.Value, Errors) {
-	if v, ok := s.byApp[app]; ok {
+	rel := filepath.Join(api.AppsDir, app)
+	if _, err := os.Stat(filepath.Join(s.root, rel, AppSchemaFile)); err != nil {
+		return cue.Value{}, Errors{{Pos: filepath.ToSlash(rel), Msg: fmt.Sprintf("app %q has no %s typing its values", app, AppSchemaFile)}}
+	}
+	return s.at(rel)
+}
+
+// at loads the #Values definition of the values.cue in the directory rel
+// (relative to the project root).
+func (s *appSchemas) at(rel string) (cue.Value, Errors) {
+	if v, ok := s.byApp[rel]; ok {
 		return v, nil
 	}
-	dir := filepath.Join(s.root, api.AppsDir, app)
-	if _, err := os.Stat(filepath.Join(dir, AppSchemaFile)); err != nil {
-		return cue.Value{}, Errors{{Pos: filepath.ToSlash(filepath.Join(api.AppsDir, app)), Msg: fmt.Sprintf("app %q has no %s typing its values", app, AppSchemaFile)}}
-	}
-	insts := cueload.Instances([]string{"./" + filepath.ToSlash(filepath.Join(api.AppsDir, app))}, s.cfg)
+	app := filepath.Base(rel)
+	insts := cueload.Instances([]string{"./" + filepath.ToSlash(rel)}, s.cfg)
 	if insts[0].Err != nil {
 		return cue.Value{}, fromCUE(insts[0].Err, s.root, nil)
 	}
@@ -177,9 +184,9 @@ func (s *appSchemas) schema(app string) (cue.Value, Errors) {
 	}
 	def := v.LookupPath(cue.MakePath(cue.Def("#Values")))
 	if !def.Exists() {
-		return cue.Value{}, Errors{{Pos: filepath.ToSlash(filepath.Join(api.AppsDir, app, AppSchemaFile)), Msg: "no #Values definition"}}
+		return cue.Value{}, Errors{{Pos: filepath.ToSlash(filepath.Join(rel, AppSchemaFile)), Msg: fmt.Sprintf("%s: no #Values definition", app)}}
 	}
-	s.byApp[app] = def
+	s.byApp[rel] = def
 	return def, nil
 }
 
