@@ -102,7 +102,7 @@ func NewLayout(dir string, opts ...LayoutOption) (*Layout, error) {
 func removeStaleTemps(dir string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), tmpPrefix) && !strings.Contains(e.Name(), ".tmp-") {
+		if !strings.Contains(e.Name(), tmpPrefix) { // ours, and atomicfile's
 			continue
 		}
 		if info, err := e.Info(); err == nil && !info.IsDir() && time.Since(info.ModTime()) > staleTmpFile {
