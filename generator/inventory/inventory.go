@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -87,7 +88,7 @@ func FromManifests(manifests map[string]string) ([]string, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", n, err)
 			}
-			if k, ok := topLevelKind(doc); ok && !imageKind(k) {
+			if k, ok := topLevelKind(doc); ok && noImages[k] {
 				continue // CRDs, RBAC, config: no images, and often large
 			}
 			var obj map[string]any
@@ -101,20 +102,37 @@ func FromManifests(manifests map[string]string) ([]string, error) {
 			if fields, ok := imageFields[kind]; ok {
 				if apiVersion, _ := obj["apiVersion"].(string); strings.HasPrefix(apiVersion, imageGroups[kind]) {
 					collect(obj, fields, set)
+					continue
 				}
-				continue
 			}
 			path, ok := podSpecPaths[kind]
 			if !ok {
+				// A custom resource an operator turns into pods: its image
+				// fields ("image", "*Image"), as strings or as
+				// {registry, repository, tag | digest} maps.
+				imageFieldsOf(obj, "", set)
 				continue
 			}
 			spec := dig(obj, path)
 			for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
 				cs, _ := spec[list].([]any)
 				for _, c := range cs {
-					if m, ok := c.(map[string]any); ok {
-						if img, ok := m["image"].(string); ok && img != "" {
-							set[img] = true
+					m, ok := c.(map[string]any)
+					if !ok {
+						continue
+					}
+					if img, ok := m["image"].(string); ok && img != "" {
+						set[img] = true
+					}
+					// Images a container hands on: --migrate-image=REF.
+					for _, key := range []string{"command", "args"} {
+						words, _ := m[key].([]any)
+						for _, w := range words {
+							if s, ok := w.(string); ok {
+								if ref := flagImage(s); ref != "" {
+									set[ref] = true
+								}
+							}
 						}
 					}
 				}
@@ -124,11 +142,91 @@ func FromManifests(manifests map[string]string) ([]string, error) {
 	return sorted(set), nil
 }
 
-// imageKind reports whether objects of a kind may name images.
-func imageKind(kind string) bool {
-	_, fields := imageFields[kind]
-	_, pods := podSpecPaths[kind]
-	return fields || pods
+// noImages are the kinds that never name an image: Kubernetes' own
+// configuration, RBAC and networking kinds, and CRDs (often megabytes).
+// Every other kind is parsed: a custom resource may name the images its
+// operator runs.
+var noImages = map[string]bool{
+	"CustomResourceDefinition": true, "ConfigMap": true, "Secret": true, "Service": true,
+	"ServiceAccount": true, "Role": true, "ClusterRole": true, "RoleBinding": true,
+	"ClusterRoleBinding": true, "Namespace": true, "NetworkPolicy": true,
+	"PodDisruptionBudget": true, "HorizontalPodAutoscaler": true, "Ingress": true,
+	"IngressClass": true, "PersistentVolumeClaim": true, "PersistentVolume": true,
+	"StorageClass": true, "PriorityClass": true, "ValidatingWebhookConfiguration": true,
+	"MutatingWebhookConfiguration": true, "ValidatingAdmissionPolicy": true,
+	"ValidatingAdmissionPolicyBinding": true, "APIService": true, "LimitRange": true,
+	"ResourceQuota": true, "Endpoints": true, "EndpointSlice": true, "Lease": true,
+	"CSIDriver": true, "RuntimeClass": true, "ServiceMonitor": true, "PodMonitor": true,
+	"PrometheusRule": true,
+}
+
+// isImageRef reports whether s is an image reference with an explicit tag
+// or digest: the test for a string found outside a pod template, so that a
+// repository name or a word is not taken for an image.
+func isImageRef(s string) bool {
+	if s == "" || strings.ContainsAny(s, " {}$") {
+		return false
+	}
+	_, err := name.ParseReference(s, name.StrictValidation)
+	return err == nil
+}
+
+// flagImage returns REF of a --...image...=REF argument, if REF is an image.
+func flagImage(arg string) string {
+	flag, val, ok := strings.Cut(arg, "=")
+	if !ok || !strings.HasPrefix(flag, "-") || !strings.Contains(strings.ToLower(flag), "image") || !isImageRef(val) {
+		return ""
+	}
+	return val
+}
+
+// imageFieldsOf collects the image fields anywhere in v: a string under a
+// key "image" or ending in "Image", or such a key holding a map with a
+// repository (and registry) and a tag or digest.
+func imageFieldsOf(v any, key string, set map[string]bool) {
+	named := key == "image" || strings.HasSuffix(key, "Image")
+	switch v := v.(type) {
+	case string:
+		if named && isImageRef(v) {
+			set[v] = true
+		}
+	case map[string]any:
+		if named {
+			if ref := imageMap(v); ref != "" {
+				set[ref] = true
+				return
+			}
+		}
+		for k, e := range v {
+			imageFieldsOf(e, k, set)
+		}
+	case []any:
+		for _, e := range v {
+			imageFieldsOf(e, key, set)
+		}
+	}
+}
+
+// imageMap makes an image reference of {registry, repository, tag|digest}.
+func imageMap(m map[string]any) string {
+	repo, _ := m["repository"].(string)
+	if repo == "" {
+		return ""
+	}
+	if reg, _ := m["registry"].(string); reg != "" {
+		repo = strings.TrimSuffix(reg, "/") + "/" + repo
+	}
+	ref := repo
+	if tag, _ := m["tag"].(string); tag != "" {
+		ref += ":" + tag
+	}
+	if d, _ := m["digest"].(string); d != "" && !strings.Contains(ref, "@") {
+		ref += "@" + d
+	}
+	if !isImageRef(ref) {
+		return ""
+	}
+	return ref
 }
 
 // topLevelKind finds a block-style document's kind from its unindented

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +52,59 @@ spec:
 		if k != want || ok != (want != "") {
 			t.Errorf("topLevelKind(%q) = %q, %t; want %q", doc, k, ok, want)
 		}
+	}
+}
+
+// Images an operator is handed rather than a pod template: image fields of
+// custom resources (strings and {registry, repository, tag|digest} maps)
+// and --...image...=REF arguments. Only references with a tag or digest
+// count, so a repository, a pull policy or a word is not taken for one.
+func TestFromManifestsOperatorImages(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	manifests := map[string]string{
+		"op/templates/cr.yaml": `apiVersion: example.io/v1
+kind: Database
+metadata: {name: db}
+spec:
+  image: ghcr.io/example/db:16.4
+  sidecarImage: quay.io/example/exporter:0.15@` + digest + `
+  backup:
+    image: {registry: docker.io, repository: library/busybox, tag: "1.36"}
+  tools:
+  - agentImage: registry.example.com/agent:v2
+  imagePullPolicy: Always
+  baseImage: quay.io/example/base
+  image2: not/an:image:really
+  note: "image: docker.io/library/nginx:1.27"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: op}
+spec:
+  template:
+    spec:
+      containers:
+      - name: op
+        image: ghcr.io/example/operator:1.0.0
+        args: ["--migrate-image=ghcr.io/example/migrate:1.0.0", "--image-pull-policy=IfNotPresent", "--log-level=debug"]
+        command: ["/op", "-default-image=docker.io/library/alpine:3.20"]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+data: {image: "docker.io/library/redis:7"}
+`,
+	}
+	got, err := FromManifests(manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"docker.io/library/alpine:3.20", "docker.io/library/busybox:1.36", "ghcr.io/example/db:16.4",
+		"ghcr.io/example/migrate:1.0.0", "ghcr.io/example/operator:1.0.0",
+		"quay.io/example/exporter:0.15@" + digest, "registry.example.com/agent:v2",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("images\n got %v\nwant %v", got, want)
 	}
 }
