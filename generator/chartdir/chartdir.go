@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/loader/archive"
 	"helm.sh/helm/v4/pkg/ignore"
+
+	"github.com/distgen/distgen/generator/internal/regular"
 )
 
 // Limits bound what one chart may hold.
@@ -91,7 +92,7 @@ func walk(dir, shown string, lim Limits, read bool) ([]*archive.BufferedFile, er
 		return nil, err
 	}
 	rules := ignore.Empty()
-	if b, err := readRegular(filepath.Join(top, ignore.HelmIgnore), lim.File); err == nil {
+	if b, err := regular.Read(filepath.Join(top, ignore.HelmIgnore), lim.File); err == nil {
 		if rules, err = ignore.Parse(bytes.NewReader(b)); err != nil {
 			return nil, &Problem{Path: shown + "/" + ignore.HelmIgnore, Msg: err.Error()}
 		}
@@ -175,7 +176,7 @@ func (w *walker) dir(real, prefix string) {
 			continue
 		}
 		if !info.Mode().IsRegular() {
-			w.fail(name, "not a regular file (%s)", kind(info.Mode()))
+			w.fail(name, "not a regular file (%s)", regular.Kind(info.Mode()))
 			continue
 		}
 		if info.Size() > w.lim.File {
@@ -189,7 +190,7 @@ func (w *walker) dir(real, prefix string) {
 		if !w.read {
 			continue
 		}
-		data, err := readRegular(path, w.lim.File)
+		data, err := regular.Read(path, w.lim.File)
 		if err != nil {
 			w.fail(name, "%v", err)
 			continue
@@ -215,50 +216,5 @@ func ReadFile(dir, rel string, max int64) ([]byte, error) {
 	if !Inside(path, top) {
 		return nil, fmt.Errorf("%s resolves to %s, outside the chart directory", rel, path)
 	}
-	return readRegular(path, max)
-}
-
-// readRegular reads path, which must be a regular file (not a link) of at
-// most max bytes; a file that grows while it is read is refused too.
-func readRegular(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow|oNonBlock, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", kind(info.Mode()))
-	}
-	if info.Size() > max {
-		return nil, fmt.Errorf("%d bytes, over the limit of %d for one file", info.Size(), max)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("over the limit of %d bytes for one file", max)
-	}
-	return data, nil
-}
-
-func kind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeSymlink != 0:
-		return "a symlink"
-	default:
-		return m.Type().String()
-	}
+	return regular.Read(path, max)
 }

@@ -26,6 +26,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/distgen/distgen/generator/internal/regular"
 )
 
 // ErrNotFound is returned for a blob or name the store does not hold.
@@ -54,7 +56,7 @@ type Dir string
 
 // Index implements Store.
 func (d Dir) Index() (*v1.IndexManifest, error) {
-	b, err := readRegular(filepath.Join(string(d), "index.json"))
+	b, err := regular.Read(filepath.Join(string(d), "index.json"), maxSmall)
 	if err != nil {
 		return nil, err
 	}
@@ -67,17 +69,12 @@ func (d Dir) Blob(h v1.Hash) (io.ReadCloser, int64, error) {
 	if err := checkHash(h); err != nil {
 		return nil, 0, err
 	}
-	f, err := os.OpenFile(filepath.Join(string(d), "blobs", h.Algorithm, h.Hex), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ELOOP) {
-		return nil, 0, fmt.Errorf("blob %s: %w", h, ErrNotFound)
+	f, info, err := regular.Open(filepath.Join(string(d), "blobs", h.Algorithm, h.Hex))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ELOOP) || errors.Is(err, regular.ErrNotRegular) {
+		return nil, 0, fmt.Errorf("blob %s is not a regular file in the layout: %w", h, ErrNotFound)
 	}
 	if err != nil {
 		return nil, 0, err
-	}
-	info, err := f.Stat()
-	if err != nil || !info.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, fmt.Errorf("blob %s is not a regular file: %w", h, ErrNotFound)
 	}
 	return Checked(f, h), info.Size(), nil
 }
@@ -227,22 +224,6 @@ func checkHash(h v1.Hash) error {
 		return fmt.Errorf("digest %s: only sha256 digests are read: %w", h, ErrNotFound)
 	}
 	return nil
-}
-
-func readRegular(p string) ([]byte, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !info.Mode().IsRegular() || info.Size() > maxSmall {
-		return nil, fmt.Errorf("%s is not a regular file of at most %d bytes", p, maxSmall)
-	}
-	return io.ReadAll(f)
 }
 
 // countingReader counts what was read through it.
