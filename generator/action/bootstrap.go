@@ -159,11 +159,7 @@ func siteValues(dir, bundle, file string) ([]byte, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	values, err := load.Site(root, bundle, file)
-	if err != nil {
-		return nil, nil, err
-	}
-	proj, err := load.Project(root)
+	proj, values, err := load.Site(root, bundle, file)
 	if err != nil {
 		return nil, nil, err
 	}

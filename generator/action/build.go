@@ -134,18 +134,10 @@ func pushedRelease(ctx context.Context, ref string, plainHTTP bool) (*api.Releas
 // previousRelease reads the release.json of a previous build in out, or
 // nil when there is none.
 func previousRelease(out string) (*api.Release, error) {
-	b, err := os.ReadFile(filepath.Join(out, ReleaseFile))
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(out, ReleaseFile)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	var rel api.Release
-	if err := json.Unmarshal(b, &rel); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(out, ReleaseFile), err)
-	}
-	return &rel, nil
+	return readRelease(out)
 }
 
 // BuildResult is what a build wrote.

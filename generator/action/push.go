@@ -97,11 +97,7 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 	if err != nil || p.SignKey == nil {
 		return res, err
 	}
-	refs := make([]api.ArtifactRef, 0, len(rel.Components)+1)
-	for _, c := range rel.Components {
-		refs = append(refs, c.Chart)
-	}
-	signed, err := signArtifacts(ctx, p.To, p.PlainHTTP, p.Options, p.SignKey, p.Log, append(refs, rel.Artifact))
+	signed, err := signArtifacts(ctx, p.To, p.PlainHTTP, p.Options, p.SignKey, p.Log, releaseArtifacts(rel))
 	if err != nil {
 		return res, err
 	}

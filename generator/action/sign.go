@@ -143,12 +143,17 @@ func (s *Sign) Run(ctx context.Context) (*SignResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	return signArtifacts(ctx, s.To, s.PlainHTTP, s.Options, s.Key, s.Log, releaseArtifacts(rel))
+}
+
+// releaseArtifacts are a built release's artifacts: every chart, then the
+// bundle.
+func releaseArtifacts(rel *api.Release) []api.ArtifactRef {
 	refs := make([]api.ArtifactRef, 0, len(rel.Components)+1)
 	for _, c := range rel.Components {
 		refs = append(refs, c.Chart)
 	}
-	refs = append(refs, rel.Artifact)
-	return signArtifacts(ctx, s.To, s.PlainHTTP, s.Options, s.Key, s.Log, refs)
+	return append(refs, rel.Artifact)
 }
 
 // signArtifacts signs each artifact at target, after checking that the
@@ -157,12 +162,11 @@ func signArtifacts(ctx context.Context, target string, plainHTTP bool, opts []pu
 	if key == nil {
 		return nil, &UsageError{Msg: "no signing key"}
 	}
-	st, err := publish.Open(target, append([]publish.Option{publish.WithPlainHTTP(plainHTTP)}, opts...)...)
+	pub, err := publish.Open(target, append([]publish.Option{publish.WithPlainHTTP(plainHTTP)}, opts...)...)
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
-	defer st.Close()
-	pub := st
+	defer pub.Close()
 	var missing []error
 	for _, r := range refs {
 		d, err := pub.Tagged(ctx, r.Repository, r.Tag)
@@ -182,7 +186,7 @@ func signArtifacts(ctx context.Context, target string, plainHTTP bool, opts []pu
 		if err != nil {
 			return nil, err
 		}
-		base, err := mirror.Signatures(ctx, st, r.Repository, d)
+		base, err := mirror.Signatures(ctx, pub, r.Repository, d)
 		if err != nil {
 			return nil, fmt.Errorf("reading the signatures of %s: %w", r.Repository, err)
 		}

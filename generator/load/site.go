@@ -7,22 +7,34 @@ import (
 	"path/filepath"
 
 	"cuelang.org/go/cue"
+
+	"github.com/distgen/distgen/generator/api"
 )
 
-// Site checks a site file (CUE, or JSON or YAML written as CUE accepts
-// them) against the #site schema of a bundle and returns the site's values.
-// Problems name the site file's line and column, or the schema's
-// constraint, and are all reported at once.
-func Site(root, bundle, file string) (map[string]any, error) {
+// Site loads the project at root, checks a site file (CUE, or JSON or YAML
+// written as CUE accepts them) against the #site schema of a bundle, and
+// returns the project and the site's values. Problems name the site
+// file's line and column, or the schema's constraint, and are all
+// reported at once.
+func Site(root, bundle, file string) (*api.Project, map[string]any, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ctx, _, vals, _, err := evaluate(root)
+	ctx, insts, vals, cfg, err := evaluate(root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	b := vals[1].LookupPath(cue.MakePath(cue.Str("bundles"), cue.Str(bundle)))
+	proj, err := project(root, ctx, insts, vals, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	values, err := site(ctx, vals[1], root, bundle, file)
+	return proj, values, err
+}
+
+func site(ctx *cue.Context, bundles cue.Value, root, bundle, file string) (map[string]any, error) {
+	b := bundles.LookupPath(cue.MakePath(cue.Str("bundles"), cue.Str(bundle)))
 	if !b.Exists() {
 		return nil, &Error{Pos: BundlesDir + "/", Msg: fmt.Sprintf("no bundle %q", bundle)}
 	}

@@ -75,15 +75,20 @@ func within[T any](b Bounds, deadline time.Time, what string, fn func() (T, erro
 	}
 }
 
+// sprig's functions that guardFuncs wrap, taken from its map once (the map
+// is built anew on every call).
+var (
+	sprigFuncs = sprig.TxtFuncMap()
+	until      = sprigFuncs["until"].(func(int) []int)
+	untilStep  = sprigFuncs["untilStep"].(func(int, int, int) []int)
+	seq        = sprigFuncs["seq"].(func(...int) string)
+	repeat     = sprigFuncs["repeat"].(func(int, string) string)
+)
+
 // guardFuncs replace the template functions that make work out of a number
 // (until, untilStep, seq, repeat): each refuses more than the bounds allow
 // and fails once the deadline has passed, which stops nested loops.
 func guardFuncs(b Bounds, deadline time.Time) template.FuncMap {
-	f := sprig.TxtFuncMap()
-	until := f["until"].(func(int) []int)
-	untilStep := f["untilStep"].(func(int, int, int) []int)
-	seq := f["seq"].(func(...int) string)
-	repeat := f["repeat"].(func(int, string) string)
 	check := func(name string, n int64) error {
 		if time.Now().After(deadline) {
 			return b.timeUp("rendering")
