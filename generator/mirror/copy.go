@@ -110,15 +110,29 @@ func Copy(ctx context.Context, src publish.Store, rel *Release, target string, o
 	}
 	// Signatures travel with what they sign, before the bundle is tagged,
 	// so a site verifies the very signatures the origin holds.
-	for _, a := range append(append([]Artifact{}, rel.Charts...), rel.Bundle) {
-		r, ok, err := copySignatures(ctx, src, dst, a)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			res.Signatures = append(res.Signatures, r)
+	// Looked up (and copied) as many at once as artifacts are, results kept
+	// in release order.
+	signed := append(append([]Artifact{}, rel.Charts...), rel.Bundle)
+	sigs := make([]*publish.Result, len(signed))
+	sg, sctx := errgroup.WithContext(ctx)
+	sg.SetLimit(jobs)
+	for i, a := range signed {
+		sg.Go(func() error {
+			r, ok, err := copySignatures(sctx, src, dst, a)
+			if ok {
+				sigs[i] = &r
+				report(r)
+			}
+			return err
+		})
+	}
+	if err := sg.Wait(); err != nil {
+		return nil, err
+	}
+	for _, r := range sigs {
+		if r != nil {
+			res.Signatures = append(res.Signatures, *r)
 			res.Bytes += r.Bytes
-			report(r)
 		}
 	}
 	bundle, err := read(ctx, src, rel.Bundle, o.PlainHTTP)
