@@ -142,8 +142,22 @@ func newImages(s streams, g *globals) *cobra.Command {
 		Use:   "images",
 		Short: "List the container images a bundle's release pulls",
 		Long: `Images renders every component with its final values and lists the images
-in the pod templates of every workload kind, those the charts declare in
-their helm.sh/images annotation, and those the bundle pins in CUE.`,
+its release pulls, each once, normalized as container runtimes resolve it
+(busybox is docker.io/library/busybox:latest; a tag found with its digest is
+one image). Its sources:
+
+  - the pod templates of every workload kind: container images, *IMAGE*
+    environment variables and --...image...=REF arguments;
+  - image fields of custom resources (image, *Image, as references or as
+    {registry, repository, tag|digest} maps), virtual machines' container
+    disks;
+  - the charts' helm.sh/images annotation;
+  - image-shaped final values and image references in chart files (such as
+    images/NAME.tag read with .Files.Get), where the rendered objects name
+    them, so a default the release leaves unused is not listed;
+  - the images the bundle pins in CUE.
+
+-o json says where each image was found.`,
 		Example: `  # every image of the demo bundle, one per line
   distgen images --bundle demo
 

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/internal/atomicfile"
+	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/mirror"
 	"github.com/distgen/distgen/generator/plan"
@@ -208,7 +209,10 @@ func relocations(ctx context.Context, registry, bundle, version string, plainHTT
 }
 
 // relocatedImages points each image repository of refs at its copy under
-// registry/images/, once per repository.
+// registry/images/, once per repository and per way it may be written in
+// a manifest (busybox, library/busybox, docker.io/library/busybox): the
+// post-renderer matches names as written, the inventory lists them
+// normalized.
 func relocatedImages(registry string, refs []string) ([]kustomize.Image, error) {
 	var out []kustomize.Image
 	seen := map[string]bool{}
@@ -222,7 +226,16 @@ func relocatedImages(registry string, refs []string) ([]kustomize.Image, error) 
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, kustomize.Image{Name: repo, NewName: to})
+		names := []string{repo}
+		if n, ok := inventory.Normalize(ref); ok {
+			names = inventory.Spellings(mirror.RepositoryOf(n))
+		}
+		for _, name := range names {
+			if name == repo || !seen[name] {
+				seen[name] = true
+				out = append(out, kustomize.Image{Name: name, NewName: to})
+			}
+		}
 	}
 	return out, nil
 }

@@ -306,7 +306,8 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 		s := steps[i]
 		c, err := chart.Build(s, opts)
 		if err == nil {
-			c.Images = inventory.Merge(lock.PinImages(inventory.Merge(c.Images, s.Component.Images)))
+			c.Found = componentImages(c.Found, s.Component, lock)
+			c.Images = inventory.Refs(c.Found)
 			digests[i], err = chartDigest(c, pl.Bundle.ReleaseDate)
 		}
 		if err != nil {
@@ -427,6 +428,22 @@ func upstreamResolver(root string, lock *upstream.Lock) (func(api.Upstream) ([]b
 // BundleMeta is the metadata of a bundle's artifact.
 func BundleMeta(bundle, version string, created time.Time, images []string) artifact.BundleMeta {
 	return artifact.BundleMeta{Source: "distgen:bundles/" + bundle, Version: version, Created: created, Images: images}
+}
+
+// componentImages adds the images a component declares to those found in
+// its chart, and pins each tag the lock holds.
+func componentImages(found []inventory.Found, c *api.Component, lock *upstream.Lock) []inventory.Found {
+	set := inventory.NewSet()
+	for _, f := range found {
+		pinned := lock.PinImages([]string{f.Image})[0]
+		for _, src := range f.Sources {
+			set.Add(pinned, src)
+		}
+	}
+	for _, ref := range c.Images {
+		set.Add(lock.PinImages([]string{ref})[0], "bundle: component "+c.Name+" images")
+	}
+	return set.List()
 }
 
 func artifactFiles(files []flux.File) []artifact.File {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/generator/upstream"
 )
@@ -43,6 +44,8 @@ type ImagesResult struct {
 type ComponentImages struct {
 	Name   string   `json:"name"`
 	Images []string `json:"images"`
+	// Found says where each image was found.
+	Found []inventory.Found `json:"found"`
 }
 
 // Run renders the bundle and returns its inventory.
@@ -62,9 +65,9 @@ func (a *Images) Run(ctx context.Context) (*ImagesResult, error) {
 	if out.Images == nil {
 		out.Images = []string{}
 	}
-	for _, c := range res.Release.Components {
+	for i, c := range res.Release.Components {
 		if len(c.Images) > 0 {
-			out.Components = append(out.Components, ComponentImages{Name: c.Name, Images: c.Images})
+			out.Components = append(out.Components, ComponentImages{Name: c.Name, Images: c.Images, Found: res.Charts[i].Found})
 		}
 	}
 	if a.Resolve {
@@ -83,6 +86,9 @@ func (a *Images) Run(ctx context.Context) (*ImagesResult, error) {
 		for _, c := range out.Components {
 			for i, ref := range c.Images {
 				c.Images[i] = pinned[ref]
+			}
+			for i := range c.Found {
+				c.Found[i].Image = pinned[c.Found[i].Image]
 			}
 		}
 	}

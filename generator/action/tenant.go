@@ -201,10 +201,11 @@ func RenderTenants(ctx context.Context, proj *api.Project, tb *api.TenantBundle,
 		rt := api.ReleaseTenant{Name: t.Name, Version: t.Version, Namespace: t.Namespace, Parent: t.Parent}
 		for _, in := range t.Instances {
 			c := byApp[in.App]
-			_, images, err := c.Render(in.Name, t.Namespace, withSiteValues(c, in.Values))
+			_, found, err := c.Render(in.Name, t.Namespace, withSiteValues(c, in.Values))
 			if err != nil {
 				return nil, &ComponentError{Component: t.Name + "/" + in.Name, Pos: in.Pos, Err: err}
 			}
+			images := inventory.Refs(found)
 			rt.Instances = append(rt.Instances, api.ReleaseInstance{Name: in.Name, App: in.App, Images: images})
 			rt.Images = inventory.Merge(rt.Images, images)
 		}

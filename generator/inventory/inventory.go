@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -49,30 +48,39 @@ var imageGroups = map[string]string{
 }
 
 // collect adds the strings at path in v to set; "*" walks every item of a
-// list.
-func collect(v any, path []string, set map[string]bool) {
+// list. at is where v is, for the sources.
+func collect(v any, path []string, at string, set *Set) {
 	if len(path) == 0 {
 		if s, ok := v.(string); ok && s != "" {
-			set[s] = true
+			set.Add(s, at)
 		}
 		return
 	}
 	if path[0] == "*" {
 		items, _ := v.([]any)
-		for _, it := range items {
-			collect(it, path[1:], set)
+		for i, it := range items {
+			collect(it, path[1:], fmt.Sprintf("%s[%d]", at, i), set)
 		}
 		return
 	}
 	if m, ok := v.(map[string]any); ok {
-		collect(m[path[0]], path[1:], set)
+		collect(m[path[0]], path[1:], join(at, path[0]), set)
 	}
 }
 
-// FromManifests returns the images in the pod specs of rendered objects,
-// sorted and unique. manifests maps a source file to its YAML stream.
-func FromManifests(manifests map[string]string) ([]string, error) {
-	set := map[string]bool{}
+func join(at, key string) string {
+	if strings.HasSuffix(at, " ") || at == "" {
+		return at + key
+	}
+	return at + "." + key
+}
+
+// AddManifests adds the images of rendered objects: their pod specs'
+// containers (images, --...image...=REF arguments, *IMAGE* environment
+// variables), the image fields of custom resources and the container
+// disks of virtual machines. manifests maps a source file to its YAML
+// stream.
+func (set *Set) AddManifests(manifests map[string]string) error {
 	names := make([]string, 0, len(manifests))
 	for n := range manifests {
 		names = append(names, n)
@@ -86,22 +94,24 @@ func FromManifests(manifests map[string]string) ([]string, error) {
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", n, err)
+				return fmt.Errorf("%s: %w", n, err)
 			}
 			if k, ok := topLevelKind(doc); ok && noImages[k] {
 				continue // CRDs, RBAC, config: no images, and often large
 			}
 			var obj map[string]any
 			if err := yaml.Unmarshal(doc, &obj); err != nil {
-				return nil, fmt.Errorf("%s: %w", n, err)
+				return fmt.Errorf("%s: %w", n, err)
 			}
 			if obj == nil {
 				continue
 			}
 			kind, _ := obj["kind"].(string)
+			objName, _ := dig(obj, []string{"metadata"})["name"].(string)
+			at := fmt.Sprintf("%s: %s/%s ", n, kind, objName)
 			if fields, ok := imageFields[kind]; ok {
 				if apiVersion, _ := obj["apiVersion"].(string); strings.HasPrefix(apiVersion, imageGroups[kind]) {
-					collect(obj, fields, set)
+					collect(obj, fields, at, set)
 					continue
 				}
 			}
@@ -110,36 +120,57 @@ func FromManifests(manifests map[string]string) ([]string, error) {
 				// A custom resource an operator turns into pods: its image
 				// fields ("image", "*Image"), as strings or as
 				// {registry, repository, tag | digest} maps.
-				imageFieldsOf(obj, "", set)
+				imageFieldsOf(obj, "", at, set)
 				continue
 			}
 			spec := dig(obj, path)
+			at += strings.Join(path, ".")
 			for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
 				cs, _ := spec[list].([]any)
-				for _, c := range cs {
+				for i, c := range cs {
 					m, ok := c.(map[string]any)
 					if !ok {
 						continue
 					}
+					here := fmt.Sprintf("%s.%s[%d]", at, list, i)
 					if img, ok := m["image"].(string); ok && img != "" {
-						set[img] = true
+						set.Add(img, here+".image")
 					}
 					// Images a container hands on: --migrate-image=REF.
 					for _, key := range []string{"command", "args"} {
 						words, _ := m[key].([]any)
-						for _, w := range words {
+						for j, w := range words {
 							if s, ok := w.(string); ok {
 								if ref := flagImage(s); ref != "" {
-									set[ref] = true
+									set.Add(ref, fmt.Sprintf("%s.%s[%d]", here, key, j))
 								}
 							}
+						}
+					}
+					// And in its environment: RELATED_IMAGE_X=REF.
+					env, _ := m["env"].([]any)
+					for j, e := range env {
+						ev, _ := e.(map[string]any)
+						k, _ := ev["name"].(string)
+						v, _ := ev["value"].(string)
+						if strings.Contains(strings.ToUpper(k), "IMAGE") && isImageRef(v) {
+							set.Add(v, fmt.Sprintf("%s.env[%d]", here, j))
 						}
 					}
 				}
 			}
 		}
 	}
-	return sorted(set), nil
+	return nil
+}
+
+// FromManifests returns the images AddManifests finds, sorted and unique.
+func FromManifests(manifests map[string]string) ([]string, error) {
+	s := NewSet()
+	if err := s.AddManifests(manifests); err != nil {
+		return nil, err
+	}
+	return s.Images(), nil
 }
 
 // noImages are the kinds that never name an image: Kubernetes' own
@@ -164,11 +195,11 @@ var noImages = map[string]bool{
 // or digest: the test for a string found outside a pod template, so that a
 // repository name or a word is not taken for an image.
 func isImageRef(s string) bool {
-	if s == "" || strings.ContainsAny(s, " {}$") {
+	if _, ok := Normalize(s); !ok {
 		return false
 	}
-	_, err := name.ParseReference(s, name.StrictValidation)
-	return err == nil
+	_, tag, digest := split(s)
+	return tag != "" || digest != ""
 }
 
 // flagImage returns REF of a --...image...=REF argument, if REF is an image.
@@ -183,38 +214,42 @@ func flagImage(arg string) string {
 // imageFieldsOf collects the image fields anywhere in v: a string under a
 // key "image" or ending in "Image", or such a key holding a map with a
 // repository (and registry) and a tag or digest.
-func imageFieldsOf(v any, key string, set map[string]bool) {
+func imageFieldsOf(v any, key, at string, set *Set) {
 	named := key == "image" || strings.HasSuffix(key, "Image")
 	switch v := v.(type) {
 	case string:
 		if named && isImageRef(v) {
-			set[v] = true
+			set.Add(v, at)
 		}
 	case map[string]any:
 		if named {
-			if ref := imageMap(v); ref != "" {
-				set[ref] = true
+			if ref := imageMap(v, ""); ref != "" {
+				set.Add(ref, at)
 				return
 			}
 		}
 		for k, e := range v {
-			imageFieldsOf(e, k, set)
+			imageFieldsOf(e, k, join(at, k), set)
 		}
 	case []any:
-		for _, e := range v {
-			imageFieldsOf(e, key, set)
+		for i, e := range v {
+			imageFieldsOf(e, key, fmt.Sprintf("%s[%d]", at, i), set)
 		}
 	}
 }
 
-// imageMap makes an image reference of {registry, repository, tag|digest}.
-func imageMap(m map[string]any) string {
+// imageMap makes an image reference of {registry, repository, tag|digest};
+// registry is the one in effect where the map has none of its own.
+func imageMap(m map[string]any, registry string) string {
 	repo, _ := m["repository"].(string)
 	if repo == "" {
 		return ""
 	}
 	if reg, _ := m["registry"].(string); reg != "" {
-		repo = strings.TrimSuffix(reg, "/") + "/" + repo
+		registry = reg
+	}
+	if registry != "" {
+		repo = strings.TrimSuffix(registry, "/") + "/" + repo
 	}
 	ref := repo
 	if tag, _ := m["tag"].(string); tag != "" {
@@ -264,54 +299,35 @@ func dig(obj map[string]any, path []string) map[string]any {
 	return cur
 }
 
-// FromChart returns the images a chart and its dependencies declare in
-// their helm.sh/images annotation ("- name: x\n  image: repo:tag").
-func FromChart(c *chartv2.Chart) ([]string, error) {
-	set := map[string]bool{}
-	var walk func(c *chartv2.Chart) error
-	walk = func(c *chartv2.Chart) error {
-		if raw := c.Metadata.Annotations[AnnotationHelmImages]; raw != "" {
-			var entries []struct {
-				Image string `json:"image"`
-			}
-			if err := yaml.Unmarshal([]byte(raw), &entries); err != nil {
-				return fmt.Errorf("chart %s: %s annotation: %w", c.Name(), AnnotationHelmImages, err)
-			}
-			for _, e := range entries {
-				if e.Image != "" {
-					set[e.Image] = true
-				}
+// AddChart adds the images a chart and its dependencies declare in their
+// helm.sh/images annotation ("- name: x\n  image: repo:tag").
+func (set *Set) AddChart(c *chartv2.Chart) error {
+	if raw := c.Metadata.Annotations[AnnotationHelmImages]; raw != "" {
+		var entries []struct {
+			Image string `json:"image"`
+		}
+		if err := yaml.Unmarshal([]byte(raw), &entries); err != nil {
+			return fmt.Errorf("chart %s: %s annotation: %w", c.Name(), AnnotationHelmImages, err)
+		}
+		for _, e := range entries {
+			if e.Image != "" {
+				set.Add(e.Image, c.ChartFullPath()+"/Chart.yaml: "+AnnotationHelmImages)
 			}
 		}
-		for _, d := range c.Dependencies() {
-			if err := walk(d); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
-	if err := walk(c); err != nil {
+	for _, d := range c.Dependencies() {
+		if err := set.AddChart(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FromChart returns the images AddChart finds, sorted and unique.
+func FromChart(c *chartv2.Chart) ([]string, error) {
+	s := NewSet()
+	if err := s.AddChart(c); err != nil {
 		return nil, err
 	}
-	return sorted(set), nil
-}
-
-// Merge returns the sorted union of image lists.
-func Merge(lists ...[]string) []string {
-	set := map[string]bool{}
-	for _, l := range lists {
-		for _, i := range l {
-			set[i] = true
-		}
-	}
-	return sorted(set)
-}
-
-func sorted(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for i := range set {
-		out = append(out, i)
-	}
-	sort.Strings(out)
-	return out
+	return s.Images(), nil
 }

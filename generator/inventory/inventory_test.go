@@ -38,7 +38,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"block:1", "flow:1", "json:1"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"docker.io/library/block:1", "docker.io/library/flow:1", "docker.io/library/json:1"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("images %v, want %v", got, want)
 	}
 	for doc, want := range map[string]string{
@@ -88,6 +88,9 @@ spec:
         image: ghcr.io/example/operator:1.0.0
         args: ["--migrate-image=ghcr.io/example/migrate:1.0.0", "--image-pull-policy=IfNotPresent", "--log-level=debug"]
         command: ["/op", "-default-image=docker.io/library/alpine:3.20"]
+        env:
+        - {name: RELATED_IMAGE_EXPORTER, value: "quay.io/example/exporter:0.16"}
+        - {name: LOG_LEVEL, value: "docker.io/library/not:an-image"}
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -102,9 +105,30 @@ data: {image: "docker.io/library/redis:7"}
 	want := []string{
 		"docker.io/library/alpine:3.20", "docker.io/library/busybox:1.36", "ghcr.io/example/db:16.4",
 		"ghcr.io/example/migrate:1.0.0", "ghcr.io/example/operator:1.0.0",
-		"quay.io/example/exporter:0.15@" + digest, "registry.example.com/agent:v2",
+		"quay.io/example/exporter:0.15@" + digest, "quay.io/example/exporter:0.16", "registry.example.com/agent:v2",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("images\n got %v\nwant %v", got, want)
+	}
+	// Each image says where it was found.
+	s := NewSet()
+	if err := s.AddManifests(manifests); err != nil {
+		t.Fatal(err)
+	}
+	sources := map[string][]string{}
+	for _, f := range s.List() {
+		sources[f.Image] = f.Sources
+	}
+	for ref, want := range map[string]string{
+		"docker.io/library/busybox:1.36": "op/templates/cr.yaml: Database/db spec.backup.image",
+		"registry.example.com/agent:v2":  "op/templates/cr.yaml: Database/db spec.tools[0].agentImage",
+		"ghcr.io/example/migrate:1.0.0":  "op/templates/cr.yaml: Deployment/op spec.template.spec.containers[0].args[0]",
+		"quay.io/example/exporter:0.16":  "op/templates/cr.yaml: Deployment/op spec.template.spec.containers[0].env[0]",
+		"docker.io/library/alpine:3.20":  "op/templates/cr.yaml: Deployment/op spec.template.spec.containers[0].command[1]",
+		"ghcr.io/example/operator:1.0.0": "op/templates/cr.yaml: Deployment/op spec.template.spec.containers[0].image",
+	} {
+		if !reflect.DeepEqual(sources[ref], []string{want}) {
+			t.Errorf("%s found at %v, want %s", ref, sources[ref], want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/internal/atomicfile"
+	"github.com/distgen/distgen/generator/inventory"
 )
 
 // LockFile is the lock kept beside versions.cue.
@@ -49,12 +50,20 @@ type LockedImage struct {
 
 // ImageDigest is the digest locked for the image reference ref, or "".
 func (l *Lock) ImageDigest(ref string) string {
+	n, _ := inventory.Normalize(ref)
 	for _, e := range l.Images {
-		if e.Ref == ref {
+		if e.Ref == ref || n != "" && sameImage(e.Ref, n) {
 			return e.Digest
 		}
 	}
 	return ""
+}
+
+// sameImage reports whether a locked reference, written before references
+// were normalized, is the normalized reference n.
+func sameImage(locked, n string) bool {
+	m, ok := inventory.Normalize(locked)
+	return ok && m == n
 }
 
 // SetImage records the digest of the image reference ref.

@@ -16,6 +16,8 @@ import (
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 
+	"github.com/distgen/distgen/generator/inventory"
+
 	"github.com/distgen/distgen/generator/internal/atomicfile"
 	"github.com/distgen/distgen/generator/plan"
 )
@@ -45,9 +47,9 @@ func DefaultCache() (*Cache, error) {
 // The rendered objects are not kept: builds read only the images found in
 // them, and distgen template renders afresh.
 type entry struct {
-	SHA256 string   `json:"sha256"`
-	Lint   []string `json:"lint,omitempty"`
-	Images []string `json:"images,omitempty"`
+	SHA256 string            `json:"sha256"`
+	Lint   []string          `json:"lint,omitempty"`
+	Found  []inventory.Found `json:"found,omitempty"`
 	// Rendered is the size of the rendered manifests, held against the
 	// output bound of a later build.
 	Rendered int64 `json:"rendered"`
@@ -80,7 +82,7 @@ func (c *Cache) get(key string) ([]byte, *entry, bool) {
 // written costs speed only.
 func (c *Cache) put(key string, out *Chart) {
 	sum := sha256.Sum256(out.Archive)
-	b, err := json.Marshal(entry{SHA256: hex.EncodeToString(sum[:]), Lint: out.Lint, Images: out.Images, Rendered: renderedSize(out.Manifests)})
+	b, err := json.Marshal(entry{SHA256: hex.EncodeToString(sum[:]), Lint: out.Lint, Found: out.Found, Rendered: renderedSize(out.Manifests)})
 	if err != nil || os.MkdirAll(filepath.Dir(c.path(key, "")), 0o755) != nil {
 		return
 	}

@@ -83,8 +83,11 @@ type Chart struct {
 	// Lint holds Helm lint's messages below error severity.
 	Lint []string
 	// Images the rendered objects pull, and those the chart declares in its
-	// helm.sh/images annotation; sorted.
+	// helm.sh/images annotation, its final values and its files name;
+	// normalized and sorted.
 	Images []string
+	// Found lists each image with where it was found.
+	Found []inventory.Found
 
 	loaded *chartv2.Chart
 	caps   *common.Capabilities
@@ -100,13 +103,13 @@ func (c *Chart) HasValue(key string) bool {
 // Render renders the chart as the release name in namespace with values
 // over the chart's own, as Helm would install it, and returns the rendered
 // objects by source file and the images they and the chart declare.
-func (c *Chart) Render(release, namespace string, values map[string]any) (map[string]string, []string, error) {
+func (c *Chart) Render(release, namespace string, values map[string]any) (map[string]string, []inventory.Found, error) {
 	b := c.bounds.orDefault()
 	return c.render(b, time.Now().Add(b.Timeout), release, namespace, values)
 }
 
 // render renders within the bounds b, by the deadline.
-func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, values map[string]any) (map[string]string, []string, error) {
+func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, values map[string]any) (map[string]string, []inventory.Found, error) {
 	// Helm is handed copies: its coalescing writes into the maps it gets.
 	vals, err := cutil.ToRenderValues(c.loaded, plan.Clone(values), common.ReleaseOptions{
 		Name: release, Namespace: namespace, IsInstall: true,
@@ -134,15 +137,19 @@ func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, 
 	if err := b.checkOutput(manifests); err != nil {
 		return nil, nil, err
 	}
-	found, err := inventory.FromManifests(manifests)
-	if err != nil {
+	images := inventory.NewSet()
+	if err := images.AddManifests(manifests); err != nil {
 		return nil, nil, fmt.Errorf("image inventory: %w", err)
 	}
-	declared, err := inventory.FromChart(c.loaded)
-	if err != nil {
+	if err := images.AddChart(c.loaded); err != nil {
 		return nil, nil, fmt.Errorf("image inventory: %w", err)
 	}
-	return manifests, inventory.Merge(found, declared), nil
+	text := inventory.RenderedText(manifests)
+	if final, ok := vals["Values"].(common.Values); ok {
+		images.AddValues(final, text)
+	}
+	images.AddFiles(c.loaded, text)
+	return manifests, images.List(), nil
 }
 
 // Build packages, lints and renders the chart of one step.
@@ -175,7 +182,7 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 			}
 			return &Chart{
 				Name: s.Chart, Version: s.Version, Metadata: c.Metadata,
-				Archive: archive, Lint: e.Lint, Images: e.Images,
+				Archive: archive, Lint: e.Lint, Images: inventory.Refs(e.Found), Found: e.Found,
 				loaded: c, caps: caps, bounds: opts.Bounds,
 			}, nil
 		}
@@ -194,9 +201,10 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	// runaway template is stopped there; lint renders it again.
 	b := opts.Bounds.orDefault()
 	deadline := time.Now().Add(b.Timeout)
-	if out.Manifests, out.Images, err = out.render(b, deadline, comp.ReleaseName, comp.Namespace, s.Values); err != nil {
+	if out.Manifests, out.Found, err = out.render(b, deadline, comp.ReleaseName, comp.Namespace, s.Values); err != nil {
 		return nil, err
 	}
+	out.Images = inventory.Refs(out.Found)
 	if !comp.AsIs {
 		if out.Lint, err = runLint(b, deadline, stage, c, s, kv); err != nil {
 			return nil, err
