@@ -17,10 +17,47 @@ import (
 	"github.com/distgen/distgen/generator/upstream"
 )
 
+// upstreamCRDs are the kinds (group/version/Kind) of the CRDs real upstream
+// charts ship that the platform's first-party charts instantiate: their
+// fixtures ship them too, so the release's objects are checked against
+// them as they would be against the real charts'.
+var upstreamCRDs = map[string][]string{
+	"cloudnative-pg":       {"postgresql.cnpg.io/v1/Cluster"},
+	"piraeus":              {"piraeus.io/v1/LinstorCluster", "piraeus.io/v1/LinstorSatelliteConfiguration"},
+	"cluster-api-operator": {"operator.cluster.x-k8s.io/v1alpha2/CoreProvider", "operator.cluster.x-k8s.io/v1alpha2/BootstrapProvider", "operator.cluster.x-k8s.io/v1alpha2/ControlPlaneProvider", "operator.cluster.x-k8s.io/v1alpha2/InfrastructureProvider"},
+	"keycloak-operator":    {"v1.edp.epam.com/v1alpha1/ClusterKeycloak", "v1.edp.epam.com/v1alpha1/ClusterKeycloakRealm"},
+}
+
+// fixtureCRD is a CRD of group/version/Kind that takes any spec.
+func fixtureCRD(gvk string) *common.File {
+	parts := strings.Split(gvk, "/")
+	group, version, kind := parts[0], parts[1], parts[2]
+	plural := strings.ToLower(kind) + "s"
+	return &common.File{Name: "crds/" + plural + ".yaml", Data: []byte(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: ` + plural + "." + group + `
+spec:
+  group: ` + group + `
+  names: {kind: ` + kind + `, plural: ` + plural + `}
+  scope: Namespaced
+  versions:
+  - name: ` + version + `
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`)}
+}
+
 // vendorFixtures places, for every upstream chart the project's bundles
 // wrap, a small chart of that name and version where vendored charts go.
 // Each renders a ConfigMap holding the values it received, so a test can
-// see that the wrapper passed the platform values down.
+// see that the wrapper passed the platform values down, and ships the CRDs
+// of upstreamCRDs.
 func vendorFixtures(t *testing.T, root string) int {
 	t.Helper()
 	proj, err := load.Project(root)
@@ -46,6 +83,9 @@ func vendorFixtures(t *testing.T, root string) int {
 					Raw: []*common.File{{Name: "values.yaml", Data: []byte("fixture: true\n")}},
 				}
 				ch.Values = map[string]any{"fixture": true}
+				for _, gvk := range upstreamCRDs[u.Name] {
+					ch.Files = append(ch.Files, fixtureCRD(gvk))
+				}
 				path, err := chartutil.Save(ch, dir)
 				if err != nil {
 					t.Fatal(err)

@@ -13,17 +13,34 @@ import (
 
 func newVet(s streams, g *globals) *cobra.Command {
 	var out outputFormat
+	var noCache bool
+	a := &action.Vet{Log: s.Err}
 	cmd := &cobra.Command{
 		Use:   "vet",
 		Short: "Check the project's CUE and every bundle without building",
+		Long: `Vet checks the project's CUE against distgen's schemas and every bundle's
+components against each other. With --render it also renders every bundle
+(or the one --bundle names) as a build would and checks what it renders:
+Helm lint, every object of Kubernetes' own kinds against its OpenAPI schema,
+and every custom resource against the CRDs the release installs. Nothing
+is written.`,
 		Example: `  # check this project's schemas, versions and bundles
   distgen vet
+
+  # and what the demo bundle renders
+  distgen vet --render --bundle demo
 
   # the same for a project elsewhere, as JSON
   distgen vet -C ../platform -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a := &action.Vet{Dir: g.Dir}
+			a.Dir, a.Bundle = g.Dir, g.Bundle
+			if a.Render {
+				var err error
+				if a.Cache, err = buildCache(noCache); err != nil {
+					return err
+				}
+			}
 			res, err := a.Run(cmd.Context())
 			if err != nil {
 				return err
@@ -36,6 +53,9 @@ func newVet(s streams, g *globals) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&a.Render, "render", false, "also render every bundle and check what it renders, writing nothing")
+	cmd.Flags().StringVar(&a.KubeVersion, "kube-version", chart.DefaultKubeVersion, "Kubernetes version charts are rendered for (with --render)")
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "with --render, render every chart afresh")
 	addOutputFlag(cmd, &out)
 	return cmd
 }

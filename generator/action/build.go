@@ -322,6 +322,11 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	if err := lintAdvice(o, steps, charts); err != nil {
 		return nil, err
 	}
+	if len(o.Only) == 0 {
+		if err := checkObjects(ctx, o, pl, charts, opts.Cache); err != nil {
+			return nil, err
+		}
+	}
 	res := &Output{Plan: pl, Charts: charts}
 	if len(o.Only) > 0 {
 		return res, nil

@@ -3,10 +3,13 @@ package action
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"sort"
 
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/plan"
+	"github.com/distgen/distgen/generator/render/chart"
 	"github.com/distgen/distgen/generator/upstream"
 )
 
@@ -15,6 +18,14 @@ import (
 type Vet struct {
 	// Dir is the project root or a directory below it.
 	Dir string
+	// Render also renders every bundle, as a build would, and checks what
+	// it renders (lint, Kubernetes' schema, the release's CRDs), writing
+	// nothing; Bundle limits it to one bundle.
+	Render      bool
+	Bundle      string
+	KubeVersion string
+	Cache       *chart.Cache
+	Log         io.Writer
 }
 
 // VetBundle summarises one bundle that passed.
@@ -36,16 +47,29 @@ func (v *Vet) Run(ctx context.Context) ([]VetBundle, error) {
 	if err := checkVendored(proj); err != nil {
 		return nil, err
 	}
+	if v.Render && v.Bundle != "" && proj.Bundles[v.Bundle] == nil {
+		return nil, &UsageError{Msg: fmt.Sprintf("no bundle %q", v.Bundle)}
+	}
 	var out []VetBundle
+	var errs []error
 	for _, b := range proj.Bundles {
 		p, err := plan.Build(b)
 		if err != nil {
 			return nil, err
 		}
+		if v.Render && (v.Bundle == "" || v.Bundle == b.Name) {
+			if _, err := Render(ctx, proj, p, RenderOptions{KubeVersion: v.KubeVersion, Cache: v.Cache, Log: v.Log}); err != nil {
+				errs = append(errs, fmt.Errorf("bundle %s: %w", b.Name, err))
+				continue
+			}
+		}
 		out = append(out, VetBundle{
 			Name: b.Name, Version: b.Version, Components: len(b.Components), Enabled: len(p.Steps),
 			Namespaces: len(p.Namespaces), Levels: p.Depth(),
 		})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

@@ -60,6 +60,9 @@ type Bundle struct {
 	Images []string `json:"images,omitempty"`
 	// Namespaces the bundle declares, by name.
 	Namespaces map[string]NamespaceSpec `json:"namespaces,omitempty"`
+	// ExternalAPIs are the API groups ("group") and kinds ("group/Kind")
+	// the release uses whose CRDs it does not install.
+	ExternalAPIs []string `json:"externalAPIs,omitempty"`
 	// HasSite is true when the bundle types site values (#site).
 	HasSite bool `json:"hasSite,omitempty"`
 	// Components sorted by name.

@@ -338,6 +338,7 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 		ReleaseDate string                       `json:"releaseDate"`
 		Description string                       `json:"description"`
 		Images      []string                     `json:"images"`
+		External    []string                     `json:"externalAPIs"`
 		Namespaces  map[string]api.NamespaceSpec `json:"namespaces"`
 	}
 	pos := userPos(v, root)
@@ -348,7 +349,7 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 	if err != nil {
 		return nil, Errors{{Pos: pos, Path: "releaseDate", Msg: err.Error()}}
 	}
-	b := &api.Bundle{Name: raw.Name, Version: raw.Version, ReleaseDate: t.UTC(), Description: raw.Description, Images: raw.Images, Namespaces: raw.Namespaces,
+	b := &api.Bundle{Name: raw.Name, Version: raw.Version, ReleaseDate: t.UTC(), Description: raw.Description, Images: raw.Images, ExternalAPIs: raw.External, Namespaces: raw.Namespaces,
 		HasSite: v.LookupPath(cue.MakePath(cue.Def("site"))).Exists()}
 	iter, err := v.LookupPath(cue.ParsePath("components")).Fields()
 	if err != nil {

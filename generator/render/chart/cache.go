@@ -91,6 +91,21 @@ func (c *Cache) put(key string, out *Chart) {
 	}
 }
 
+// Checked reports whether a release's object check under stamp passed
+// before.
+func (c *Cache) Checked(stamp string) bool {
+	_, err := os.Stat(filepath.Join(c.Dir, "checked", stamp))
+	return err == nil
+}
+
+// MarkChecked records that the object check under stamp passed.
+func (c *Cache) MarkChecked(stamp string) {
+	dir := filepath.Join(c.Dir, "checked")
+	if os.MkdirAll(dir, 0o755) == nil {
+		_ = atomicfile.Write(filepath.Join(dir, stamp), nil)
+	}
+}
+
 // key is the cache key of building c for step s with opts.
 func key(c *chartv2.Chart, s *plan.Step, opts Options) (string, error) {
 	h := sha256.New()

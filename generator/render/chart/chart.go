@@ -25,6 +25,7 @@ import (
 	"github.com/distgen/distgen/generator/chartdir"
 	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/plan"
+	"github.com/distgen/distgen/generator/render/validate"
 )
 
 // DefaultKubeVersion is the Kubernetes version charts are rendered for
@@ -88,10 +89,19 @@ type Chart struct {
 	Images []string
 	// Found lists each image with where it was found.
 	Found []inventory.Found
+	// CRDs and Custom are the chart's CustomResourceDefinitions and custom
+	// resources, for validate.Release; its objects of Kubernetes' own
+	// kinds were checked when it rendered. A chart read from the cache has
+	// none; Render renders it again.
+	CRDs, Custom []validate.Object
+	// Key is the chart's cache key; empty without a cache.
+	Key string
 
 	loaded *chartv2.Chart
 	caps   *common.Capabilities
 	bounds Bounds
+	// asIs takes the chart as it is: no lint, no schema check.
+	asIs bool
 }
 
 // HasValue reports whether the chart's values.yaml sets the top-level key.
@@ -105,27 +115,49 @@ func (c *Chart) HasValue(key string) bool {
 // objects by source file and the images they and the chart declare.
 func (c *Chart) Render(release, namespace string, values map[string]any) (map[string]string, []inventory.Found, error) {
 	b := c.bounds.orDefault()
-	return c.render(b, time.Now().Add(b.Timeout), release, namespace, values)
+	r, err := c.render(b, time.Now().Add(b.Timeout), release, namespace, values)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.manifests, r.found, nil
+}
+
+// Objects renders the chart again as Build did and returns its CRDs and
+// custom resources: for a chart read from the cache, which has none.
+func (c *Chart) Objects(release, namespace string, values map[string]any) (crds, custom []validate.Object, err error) {
+	b := c.bounds.orDefault()
+	r, err := c.render(b, time.Now().Add(b.Timeout), release, namespace, values)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.crds, r.custom, nil
+}
+
+// rendered is what rendering a chart yields.
+type rendered struct {
+	manifests    map[string]string
+	found        []inventory.Found
+	crds, custom []validate.Object
 }
 
 // render renders within the bounds b, by the deadline.
-func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, values map[string]any) (map[string]string, []inventory.Found, error) {
+func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, values map[string]any) (*rendered, error) {
 	// Helm is handed copies: its coalescing writes into the maps it gets.
 	vals, err := cutil.ToRenderValues(c.loaded, plan.Clone(values), common.ReleaseOptions{
 		Name: release, Namespace: namespace, IsInstall: true,
 	}, c.caps)
 	if err != nil {
-		return nil, nil, fmt.Errorf("values: %w", err)
+		return nil, fmt.Errorf("values: %w", err)
 	}
-	rendered, err := within(b, deadline, "rendering", func() (map[string]string, error) {
+	out, err := within(b, deadline, "rendering", func() (map[string]string, error) {
 		e := engine.Engine{CustomTemplateFuncs: guardFuncs(b, deadline)}
 		return e.RenderWithContext(context.Background(), c.loaded, vals)
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("render: %w", err)
+		return nil, fmt.Errorf("render: %w", err)
 	}
 	manifests := map[string]string{}
-	for name, body := range rendered {
+	for name, body := range out {
 		if strings.HasSuffix(name, "NOTES.txt") || strings.TrimSpace(body) == "" {
 			continue
 		}
@@ -135,22 +167,42 @@ func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, 
 		manifests[crd.Filename] = string(crd.File.Data)
 	}
 	if err := b.checkOutput(manifests); err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	split := validate.Manifests(manifests)
+	if len(split.Errs) > 0 && !c.asIs {
+		return nil, &InvalidError{Errs: split.Errs}
 	}
 	images := inventory.NewSet()
 	if err := images.AddManifests(manifests); err != nil {
-		return nil, nil, fmt.Errorf("image inventory: %w", err)
+		return nil, fmt.Errorf("image inventory: %w", err)
 	}
 	if err := images.AddChart(c.loaded); err != nil {
-		return nil, nil, fmt.Errorf("image inventory: %w", err)
+		return nil, fmt.Errorf("image inventory: %w", err)
 	}
 	text := inventory.RenderedText(manifests)
 	if final, ok := vals["Values"].(common.Values); ok {
 		images.AddValues(final, text)
 	}
 	images.AddFiles(c.loaded, text)
-	return manifests, images.List(), nil
+	return &rendered{manifests: manifests, found: images.List(), crds: split.CRDs, custom: split.Custom}, nil
 }
+
+// InvalidError lists the rendered objects the API server would refuse.
+type InvalidError struct{ Errs []error }
+
+func (e *InvalidError) Error() string {
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		msgs[i] = err.Error()
+	}
+	if len(msgs) == 1 {
+		return "rendered object refused: " + msgs[0]
+	}
+	return fmt.Sprintf("%d rendered objects refused:\n  %s", len(msgs), strings.Join(msgs, "\n  "))
+}
+
+func (e *InvalidError) Unwrap() []error { return e.Errs }
 
 // Build packages, lints and renders the chart of one step.
 func Build(s *plan.Step, opts Options) (*Chart, error) {
@@ -183,7 +235,7 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 			return &Chart{
 				Name: s.Chart, Version: s.Version, Metadata: c.Metadata,
 				Archive: archive, Lint: e.Lint, Images: inventory.Refs(e.Found), Found: e.Found,
-				loaded: c, caps: caps, bounds: opts.Bounds,
+				loaded: c, caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey,
 			}, nil
 		}
 	}
@@ -196,14 +248,16 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	if err := chartutil.SaveDir(c, stage); err != nil {
 		return nil, fmt.Errorf("staging chart: %w", err)
 	}
-	out := &Chart{Name: s.Chart, Version: s.Version, Metadata: c.Metadata, loaded: c, caps: caps, bounds: opts.Bounds}
+	out := &Chart{Name: s.Chart, Version: s.Version, Metadata: c.Metadata, loaded: c, caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey}
 	// Rendered first, with the guarded template functions, so that a
 	// runaway template is stopped there; lint renders it again.
 	b := opts.Bounds.orDefault()
 	deadline := time.Now().Add(b.Timeout)
-	if out.Manifests, out.Found, err = out.render(b, deadline, comp.ReleaseName, comp.Namespace, s.Values); err != nil {
+	r, err := out.render(b, deadline, comp.ReleaseName, comp.Namespace, s.Values)
+	if err != nil {
 		return nil, err
 	}
+	out.Manifests, out.Found, out.CRDs, out.Custom = r.manifests, r.found, r.crds, r.custom
 	out.Images = inventory.Refs(out.Found)
 	if !comp.AsIs {
 		if out.Lint, err = runLint(b, deadline, stage, c, s, kv); err != nil {
