@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -79,4 +81,55 @@ func TestRenderedObjectsAreValidated(t *testing.T) {
 		t.Fatalf("vet --render: %v", err)
 	}
 	build(t, root, fixture.ShapesBundle)
+}
+
+// A first-party chart's values.schema.json (and its subcharts') types the
+// component's final values at vet, as Helm would at install: a value the
+// bundle sets is reported at its file:line:col, one it does not at the
+// component.
+func TestValuesSchemaAtVet(t *testing.T) {
+	root := copyProject(t, repoRoot)
+	fixture.Shapes(t, root)
+	fixture.Write(t, filepath.Join(root, "packages/shapes/operator/values.schema.json"), `{
+  "type": "object",
+  "properties": {
+    "replicas": {"type": "integer"},
+    "migrateImage": {"type": "string", "pattern": "^[a-z]"}
+  }
+}`)
+	fixture.Write(t, filepath.Join(root, "packages/shapes/wrapper/charts/agent/values.schema.json"), `{
+  "type": "object",
+  "properties": {"replicas": {"type": "integer", "minimum": 1}}
+}`)
+	bundle := filepath.Join(root, "bundles/shapes.cue")
+	if _, err := (&action.Vet{Dir: root}).Run(context.Background()); err != nil {
+		t.Fatalf("values that fit the schemas: %v", err)
+	}
+	fixture.Edit(t, bundle, `chart: path: "packages/shapes/operator", wait: false`, `chart: path: "packages/shapes/operator", wait: false, values: {
+		replicas: "three"
+	}`)
+	fixture.Edit(t, bundle, `chart: path: "packages/shapes/wrapper", wait: false`, `chart: path: "packages/shapes/wrapper", wait: false, values: agent: replicas: 0`)
+	fixture.Edit(t, filepath.Join(root, "packages/shapes/operator/values.yaml"), "migrateImage: ghcr.io", "migrateImage: Ghcr.io")
+	_, err := (&action.Vet{Dir: root}).Run(context.Background())
+	if err == nil {
+		t.Fatal("vet passed")
+	}
+	line := func(s string) string {
+		b, _ := os.ReadFile(bundle)
+		for i, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, s) {
+				return "bundles/shapes.cue:" + strconv.Itoa(i+1) + ":"
+			}
+		}
+		return "not found: " + s
+	}
+	for _, want := range []string{
+		regexp.QuoteMeta(line(`replicas: "three"`)) + `\d+: ` + regexp.QuoteMeta(`component "shape-operator": values.replicas: got string, want integer (typed by packages/shapes/operator/values.schema.json)`),
+		regexp.QuoteMeta(line(`agent: replicas: 0`)) + `\d+: ` + regexp.QuoteMeta(`component "shape-wrapper": values.agent.replicas: minimum: got 0, want 1 (typed by packages/shapes/wrapper/charts/agent/values.schema.json)`),
+		regexp.QuoteMeta(`component "shape-operator": values.migrateImage: 'Ghcr.io/shapes/migrate:1.2.0' does not match pattern`) + `.*the bundle does not set it`,
+	} {
+		if !regexp.MustCompile(want).MatchString(err.Error()) {
+			t.Errorf("vet error lacks %s:\n%v", want, err)
+		}
+	}
 }

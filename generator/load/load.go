@@ -371,6 +371,7 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 		}
 		errs = append(errs, resolveChart(c, root, checked)...)
 		errs = append(errs, checkTypedValues(c, cv, root, typed)...)
+		errs = append(errs, checkSchemaValues(c, cv, root)...)
 		b.Components = append(b.Components, c)
 	}
 	sort.Slice(b.Components, func(i, j int) bool { return b.Components[i].Name < b.Components[j].Name })
