@@ -48,7 +48,10 @@ func checkObjects(ctx context.Context, o RenderOptions, pl *plan.Plan, charts []
 		}
 		for _, obj := range objs {
 			crd, err := validate.ParseCRD(obj)
-			if err != nil {
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				crdErrs[i] = append(crdErrs[i], j.Unwrap()...)
+				continue
+			} else if err != nil {
 				crdErrs[i] = append(crdErrs[i], err)
 				continue
 			}

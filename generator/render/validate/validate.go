@@ -8,6 +8,7 @@ package validate
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	crdvalidation "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/validation"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apivalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
@@ -298,6 +300,29 @@ func ParseCRD(o Object) (*CRD, error) {
 		if f.empty {
 			return nil, &Error{Object: o, Field: f.field, Msg: "required, and empty (a CustomResourceDefinition's group, kind and versions name what it defines)"}
 		}
+	}
+	// The API server's own checks of a CRD on create: names, structural
+	// schemas, versions, protected groups' approval.
+	// It defaults first (singular and list names) and records the storage
+	// version, as the API server's create does.
+	checked := c.crd.DeepCopy()
+	apiextv1.SetObjectDefaults_CustomResourceDefinition(checked)
+	checked.Status = apiextv1.CustomResourceDefinitionStatus{}
+	for _, v := range checked.Spec.Versions {
+		if v.Storage {
+			checked.Status.StoredVersions = append(checked.Status.StoredVersions, v.Name)
+		}
+	}
+	var internal apiextensions.CustomResourceDefinition
+	if err := apiextv1.Convert_v1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(checked, &internal, nil); err != nil {
+		return nil, &Error{Object: o, Msg: err.Error()}
+	}
+	if errs := crdvalidation.ValidateCustomResourceDefinition(context.Background(), &internal); len(errs) > 0 {
+		var out []error
+		for _, fe := range errs {
+			out = append(out, &Error{Object: o, Field: fe.Field, Msg: fe.ErrorBody()})
+		}
+		return nil, errors.Join(out...)
 	}
 	return c, nil
 }
