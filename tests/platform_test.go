@@ -1,11 +1,15 @@
 package tests
 
 import (
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/distgen/distgen/generator/action"
+	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/tests/fixture"
 )
 
@@ -37,6 +41,26 @@ func TestPlatformBuildsWithVendoredCharts(t *testing.T) {
 	if depth != 9 {
 		t.Errorf("dependency depth %d, want 9", depth)
 	}
+
+	// Every image the bundle names in its components' values is in the
+	// release's inventory: recall on the images the platform enumerates.
+	cue, err := os.ReadFile(filepath.Join(root, "bundles", "platform.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := regexp.MustCompile(`image: \{repository: "([^"]+)", tag: "([^"]+)"\}`).FindAllStringSubmatch(string(cue), -1)
+	hits := 0
+	for _, m := range named {
+		if slices.Contains(res.Release.Images, inventory.Merge([]string{m[1] + ":" + m[2]})[0]) {
+			hits++
+		} else {
+			t.Errorf("the inventory lacks %s:%s", m[1], m[2])
+		}
+	}
+	if len(named) < 10 {
+		t.Errorf("found %d image references in platform.cue, want its 12", len(named))
+	}
+	t.Logf("image recall on the platform bundle's own references: %d/%d", hits, len(named))
 
 	// cilium's values reach the vendored cilium chart through its wrapper.
 	tmpl := &action.Template{Project: action.Project{Dir: root, Bundle: "platform"}, Component: "cilium"}
