@@ -217,24 +217,23 @@ func relocatedImages(registry string, refs []string) ([]kustomize.Image, error) 
 	var out []kustomize.Image
 	seen := map[string]bool{}
 	for _, ref := range refs {
-		repo := mirror.RepositoryOf(ref)
-		if seen[repo] {
-			continue
-		}
-		seen[repo] = true
-		to, err := mirror.Relocated(registry, ref)
-		if err != nil {
-			return nil, err
-		}
-		names := []string{repo}
+		names := []string{mirror.RepositoryOf(ref)}
 		if n, ok := inventory.Normalize(ref); ok {
 			names = inventory.Spellings(mirror.RepositoryOf(n))
 		}
+		to := ""
 		for _, name := range names {
-			if name == repo || !seen[name] {
-				seen[name] = true
-				out = append(out, kustomize.Image{Name: name, NewName: to})
+			if seen[name] {
+				continue
 			}
+			seen[name] = true
+			if to == "" {
+				var err error
+				if to, err = mirror.Relocated(registry, ref); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, kustomize.Image{Name: name, NewName: to})
 		}
 	}
 	return out, nil

@@ -47,12 +47,9 @@ func checkObjects(ctx context.Context, o RenderOptions, pl *plan.Plan, charts []
 			}
 		}
 		for _, obj := range objs {
-			crd, err := validate.ParseCRD(obj)
-			if j, ok := err.(interface{ Unwrap() []error }); ok {
-				crdErrs[i] = append(crdErrs[i], j.Unwrap()...)
-				continue
-			} else if err != nil {
-				crdErrs[i] = append(crdErrs[i], err)
+			crd, errs := validate.ParseCRD(obj)
+			if len(errs) > 0 {
+				crdErrs[i] = append(crdErrs[i], errs...)
 				continue
 			}
 			crds[i] = append(crds[i], crd)

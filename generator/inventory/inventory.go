@@ -1,17 +1,13 @@
 package inventory
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"sort"
 	"strings"
 
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/distgen/distgen/generator/internal/manifest"
 )
 
 // AnnotationHelmImages is the chart annotation that lists images a chart
@@ -81,22 +77,13 @@ func join(at, key string) string {
 // disks of virtual machines. manifests maps a source file to its YAML
 // stream.
 func (set *Set) AddManifests(manifests map[string]string) error {
-	names := make([]string, 0, len(manifests))
-	for n := range manifests {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		docs := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(manifests[n])))
-		for {
-			doc, err := docs.Read()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", n, err)
-			}
-			if k, ok := topLevelKind(doc); ok && noImages[k] {
+	for _, n := range manifest.Files(manifests) {
+		docs, err := manifest.Docs(manifests[n])
+		if err != nil {
+			return fmt.Errorf("%s: %w", n, err)
+		}
+		for _, doc := range docs {
+			if noImages[manifest.ReadHeader(doc).Kind] {
 				continue // CRDs, RBAC, config: no images, and often large
 			}
 			var obj map[string]any
@@ -262,29 +249,6 @@ func imageMap(m map[string]any, registry string) string {
 		return ""
 	}
 	return ref
-}
-
-// topLevelKind finds a block-style document's kind from its unindented
-// "kind:" line, without parsing the document. Only a top-level key starts a
-// line at column 0 in block style; a document written otherwise (JSON, flow
-// style) reports false and is parsed.
-func topLevelKind(doc []byte) (string, bool) {
-	for len(doc) > 0 {
-		line := doc
-		if i := bytes.IndexByte(doc, '\n'); i >= 0 {
-			line, doc = doc[:i], doc[i+1:]
-		} else {
-			doc = nil
-		}
-		if rest, ok := bytes.CutPrefix(line, []byte("kind:")); ok {
-			k := strings.Trim(strings.TrimSpace(string(rest)), `"'`)
-			if k == "" || strings.ContainsAny(k, " #{}[]&*!|>%@`") {
-				return "", false
-			}
-			return k, true
-		}
-	}
-	return "", false
 }
 
 func dig(obj map[string]any, path []string) map[string]any {

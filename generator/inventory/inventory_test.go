@@ -41,18 +41,6 @@ spec:
 	if want := []string{"docker.io/library/block:1", "docker.io/library/flow:1", "docker.io/library/json:1"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("images %v, want %v", got, want)
 	}
-	for doc, want := range map[string]string{
-		"apiVersion: v1\nkind: ConfigMap\n":        "ConfigMap",
-		"metadata:\n  kind: Nested\nkind: 'Pod'\n": "Pod",
-		"{kind: Pod}\n":                             "",
-		"kind: &anchor Pod\n":                       "",
-		"apiVersion: v1\nkind: Service # comment\n": "",
-	} {
-		k, ok := topLevelKind([]byte(doc))
-		if k != want || ok != (want != "") {
-			t.Errorf("topLevelKind(%q) = %q, %t; want %q", doc, k, ok, want)
-		}
-	}
 }
 
 // Images an operator is handed rather than a pod template: image fields of

@@ -7,12 +7,8 @@
 package validate
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"sort"
 	"strings"
 	"sync"
 
@@ -25,10 +21,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/applyconfigurations"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
+
+	"github.com/distgen/distgen/generator/internal/manifest"
 )
 
 // Object is one rendered object.
@@ -87,22 +84,9 @@ var crdKind = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResou
 // checks those of Kubernetes' own kinds.
 func Manifests(manifests map[string]string) Split {
 	var out Split
-	files := make([]string, 0, len(manifests))
-	for f := range manifests {
-		files = append(files, f)
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		docs := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(manifests[f])))
-		for {
-			doc, err := docs.Read()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				out.Errs = append(out.Errs, fmt.Errorf("%s: %w", f, err))
-				break
-			}
+	for _, f := range manifest.Files(manifests) {
+		docs, readErr := manifest.Docs(manifests[f])
+		for _, doc := range docs {
 			obj, err := typeMeta(f, doc)
 			if err != nil {
 				out.Errs = append(out.Errs, err)
@@ -125,6 +109,9 @@ func Manifests(manifests map[string]string) Split {
 				}
 				out.Custom = append(out.Custom, *obj)
 			}
+		}
+		if readErr != nil {
+			out.Errs = append(out.Errs, fmt.Errorf("%s: %w", f, readErr))
 		}
 	}
 	return out
@@ -155,8 +142,8 @@ func typeMeta(file string, doc []byte) (*Object, error) {
 	if len(strings.TrimSpace(string(doc))) == 0 {
 		return nil, nil
 	}
-	if k, ok := headerOnly(doc); ok {
-		tm.APIVersion, tm.Kind, tm.Metadata.Name = k.apiVersion, k.kind, k.name
+	if h := manifest.ReadHeader(doc); h.Complete() {
+		tm.APIVersion, tm.Kind, tm.Metadata.Name = h.APIVersion, h.Kind, h.Name
 	} else if err := yaml.Unmarshal(doc, &tm); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -181,48 +168,6 @@ func typeMeta(file string, doc []byte) (*Object, error) {
 func isBlank(doc []byte) bool {
 	var v any
 	return yaml.Unmarshal(doc, &v) == nil && v == nil
-}
-
-type header struct{ apiVersion, kind, name string }
-
-// headerOnly reads apiVersion, kind and metadata.name from the unindented
-// lines of a block-style document, so that a CRD of megabytes is not parsed
-// to learn its kind. A document written otherwise reports false.
-func headerOnly(doc []byte) (header, bool) {
-	var h header
-	inMeta := false
-	for _, line := range strings.Split(string(doc), "\n") {
-		switch {
-		case strings.HasPrefix(line, "apiVersion:"):
-			h.apiVersion = scalar(line[len("apiVersion:"):])
-			inMeta = false
-		case strings.HasPrefix(line, "kind:"):
-			h.kind = scalar(line[len("kind:"):])
-			inMeta = false
-		case line == "metadata:" || strings.HasPrefix(line, "metadata: #"):
-			inMeta = true
-		case inMeta && strings.HasPrefix(line, "  name:"):
-			h.name = scalar(line[len("  name:"):])
-		case len(line) > 0 && line[0] != ' ' && line[0] != '#':
-			inMeta = false
-		}
-		if h.apiVersion != "" && h.kind != "" && h.name != "" {
-			return h, true
-		}
-	}
-	return h, false
-}
-
-// scalar is a plain or quoted scalar; "" for anything else.
-func scalar(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" || strings.ContainsAny(s, "#{}[]&*!|>%@`") {
-		return ""
-	}
-	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
-		return s[1 : len(s)-1]
-	}
-	return s
 }
 
 // builtin checks an object of one of Kubernetes' own kinds.
@@ -287,18 +232,18 @@ type CRD struct {
 // apiextensions.k8s.io/v1, with a group, a kind and versions. It is the
 // costly part of a release's check (CRDs run to megabytes), and safe to run
 // in parallel.
-func ParseCRD(o Object) (*CRD, error) {
+func ParseCRD(o Object) (*CRD, []error) {
 	c := &CRD{Object: o}
 	if err := yaml.UnmarshalStrict(o.Doc, &c.crd); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: ")
-		return nil, &Error{Object: o, Msg: "not a CustomResourceDefinition of apiextensions.k8s.io/v1: " + strings.TrimPrefix(msg, "json: ")}
+		return nil, []error{&Error{Object: o, Msg: "not a CustomResourceDefinition of apiextensions.k8s.io/v1: " + strings.TrimPrefix(msg, "json: ")}}
 	}
 	for _, f := range []struct {
 		field string
 		empty bool
 	}{{"spec.group", c.crd.Spec.Group == ""}, {"spec.names.kind", c.crd.Spec.Names.Kind == ""}, {"spec.versions", len(c.crd.Spec.Versions) == 0}} {
 		if f.empty {
-			return nil, &Error{Object: o, Field: f.field, Msg: "required, and empty (a CustomResourceDefinition's group, kind and versions name what it defines)"}
+			return nil, []error{&Error{Object: o, Field: f.field, Msg: "required, and empty (a CustomResourceDefinition's group, kind and versions name what it defines)"}}
 		}
 	}
 	// The API server's own checks of a CRD on create: names, structural
@@ -315,14 +260,14 @@ func ParseCRD(o Object) (*CRD, error) {
 	}
 	var internal apiextensions.CustomResourceDefinition
 	if err := apiextv1.Convert_v1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(checked, &internal, nil); err != nil {
-		return nil, &Error{Object: o, Msg: err.Error()}
+		return nil, []error{&Error{Object: o, Msg: err.Error()}}
 	}
 	if errs := crdvalidation.ValidateCustomResourceDefinition(context.Background(), &internal); len(errs) > 0 {
-		var out []error
-		for _, fe := range errs {
-			out = append(out, &Error{Object: o, Field: fe.Field, Msg: fe.ErrorBody()})
+		out := make([]error, len(errs))
+		for i, fe := range errs {
+			out[i] = &Error{Object: o, Field: fe.Field, Msg: fe.ErrorBody()}
 		}
-		return nil, errors.Join(out...)
+		return nil, out
 	}
 	return c, nil
 }

@@ -114,9 +114,9 @@ metadata: {name: nokind}
 func TestReleaseCheck(t *testing.T) {
 	r := NewRelease()
 	split := Manifests(map[string]string{"w/crds/widgets.yaml": widgetCRD})
-	crd, err := ParseCRD(split.CRDs[0])
-	if err != nil {
-		t.Fatal(err)
+	crd, errs := ParseCRD(split.CRDs[0])
+	if len(errs) > 0 {
+		t.Fatal(errs)
 	}
 	if err := r.AddCRD("widgets", crd); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestReleaseCheck(t *testing.T) {
 	}
 	// A CRD that is not one.
 	bad := Manifests(map[string]string{"b/crds/bad.yaml": "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: bad}\nspec: {group: x.io, nmes: {}}\n"})
-	if _, err := ParseCRD(bad.CRDs[0]); err == nil || !strings.Contains(err.Error(), `not a CustomResourceDefinition of apiextensions.k8s.io/v1: unknown field "nmes"`) {
-		t.Errorf("bad CRD: %v", err)
+	if _, errs := ParseCRD(bad.CRDs[0]); len(errs) == 0 || !strings.Contains(errs[0].Error(), `not a CustomResourceDefinition of apiextensions.k8s.io/v1: unknown field "nmes"`) {
+		t.Errorf("bad CRD: %v", errs)
 	}
 }
