@@ -59,16 +59,25 @@ func BenchmarkBuildDemo(b *testing.B) { benchBuild(b, repoRoot, "demo", nil) }
 
 // BenchmarkBuildCatalog builds generated catalogs of N components over nine
 // dependency levels: load, plan, package, lint, render, digests, write.
+// The simple shape has one tiny chart per component; the real shape has
+// charts shaped like a production platform's (bench/catalog.Real).
 func BenchmarkBuildCatalog(b *testing.B) {
-	for _, n := range []int{10, 100, 1000} {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			dir := b.TempDir()
-			if err := catalog.Write(dir, n, 1); err != nil {
-				b.Fatal(err)
-			}
-			benchBuild(b, dir, "bench", nil)
+	for _, tc := range []struct {
+		shape catalog.Shape
+		n     int
+	}{{catalog.Simple, 10}, {catalog.Simple, 100}, {catalog.Simple, 1000}, {catalog.Real, 100}, {catalog.Real, 1000}} {
+		b.Run(fmt.Sprintf("%s/n=%d", tc.shape, tc.n), func(b *testing.B) {
+			benchBuild(b, shaped(b, tc.shape, tc.n), "bench", nil)
 		})
 	}
+}
+
+func shaped(b *testing.B, shape catalog.Shape, n int) string {
+	dir := b.TempDir()
+	if err := catalog.WriteOptions(dir, catalog.Options{N: n, Seed: 1, Shape: shape}); err != nil {
+		b.Fatal(err)
+	}
+	return dir
 }
 
 // BenchmarkLoadPlan1000 is the CUE load and the plan alone, 1000 components.
@@ -311,13 +320,16 @@ func BenchmarkTenantBuild100(b *testing.B) {
 	reportPeak(b)
 }
 
-// BenchmarkRebuildUnchanged100 rebuilds an unchanged 100-component catalog
-// with the chart build cache warm: what a release engineer waits for after
-// a change elsewhere.
-func BenchmarkRebuildUnchanged100(b *testing.B) {
-	dir := b.TempDir()
-	if err := catalog.Write(dir, 100, 1); err != nil {
-		b.Fatal(err)
+// BenchmarkRebuildUnchanged rebuilds an unchanged catalog with the chart
+// build cache warm: what a release engineer waits for after a change
+// elsewhere.
+func BenchmarkRebuildUnchanged(b *testing.B) {
+	for _, tc := range []struct {
+		shape catalog.Shape
+		n     int
+	}{{catalog.Simple, 100}, {catalog.Real, 100}, {catalog.Real, 1000}} {
+		b.Run(fmt.Sprintf("%s/n=%d", tc.shape, tc.n), func(b *testing.B) {
+			benchBuild(b, shaped(b, tc.shape, tc.n), "bench", &chart.Cache{Dir: b.TempDir()})
+		})
 	}
-	benchBuild(b, dir, "bench", &chart.Cache{Dir: b.TempDir()})
 }

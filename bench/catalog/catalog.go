@@ -33,6 +33,9 @@ type Options struct {
 	// Image is the image every workload runs; empty means one that does not
 	// exist (registry.example.invalid/app:1.0.0). A mirror needs a real one.
 	Image string
+	// Shape is what the charts look like; empty means Simple. The
+	// dependency graph is the same for both shapes of one seed.
+	Shape Shape
 }
 
 // The shape of the reference platform catalog (87 components): how many
@@ -61,6 +64,13 @@ func WriteOptions(dir string, o Options) error {
 	n, seed := o.N, o.Seed
 	if o.Version == "" {
 		o.Version = "1.0.0"
+	}
+	switch o.Shape {
+	case "":
+		o.Shape = Simple
+	case Simple, Real:
+	default:
+		return fmt.Errorf("unknown catalog shape %q (simple or real)", o.Shape)
 	}
 	if o.Image == "" {
 		o.Image = "registry.example.invalid/app:1.0.0"
@@ -115,8 +125,16 @@ func WriteOptions(dir string, o Options) error {
 		if o.NoWait {
 			bundle.WriteString("\t\twait: false\n")
 		}
-		fmt.Fprintf(&bundle, "\t\tvalues: {replicas: %d, message: \"component %d\"}\n\t}\n", 1+r.IntN(3), i)
+		replicas := 1 + r.IntN(3)
 		fmt.Fprintf(&versions, "\t\t%s: chart: \"1.0.%d\"\n", name, r.IntN(10))
+		if o.Shape == Real {
+			for _, line := range realChart(files, seed, i, name, chartDir, o) {
+				fmt.Fprintf(&bundle, "\t\t%s\n", line)
+			}
+			bundle.WriteString("\t}\n")
+			continue
+		}
+		fmt.Fprintf(&bundle, "\t\tvalues: {replicas: %d, message: \"component %d\"}\n\t}\n", replicas, i)
 		files[chartDir+"/Chart.yaml"] = fmt.Appendf(nil, "apiVersion: v2\nname: %s\nversion: 0.0.0\ndescription: A benchmark chart\n", name)
 		files[chartDir+"/values.yaml"] = fmt.Appendf(nil, "replicas: 1\nmessage: hello\nimage: %s\n", o.Image)
 		files[chartDir+"/templates/workload.yaml"] = []byte(workload)
@@ -126,7 +144,9 @@ func WriteOptions(dir string, o Options) error {
 			if (i/LargeEvery)%2 == 1 {
 				path = chartDir + "/templates/crds.yaml"
 			}
-			files[path] = crds(r, name, (2+r.IntN(5))<<20)
+			// A generator of its own, so the graph is the real shape's too.
+			cr := rand.New(rand.NewPCG(seed^uint64(i), uint64(i)))
+			files[path] = crds(cr, name, (2+cr.IntN(5))<<20)
 		}
 	}
 	bundle.WriteString("}\n")
