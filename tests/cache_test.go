@@ -91,3 +91,55 @@ func planted(log string) int {
 	n, _ := strconv.Atoi(m[1])
 	return n
 }
+
+// Every input of a chart build is in its cache key: after each edit, a
+// build on the warm cache gives what a build without it gives, and the
+// edit changed the release. The cache key is taken from the files as read,
+// so a values file that .helmignore keeps out of the chart counts by the
+// values it gives.
+func TestBuildCacheKeyCoversInputs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := catalog.WriteOptions(dir, catalog.Options{N: 12, Seed: 5, Small: true}); err != nil {
+		t.Fatal(err)
+	}
+	chartDir := filepath.Join(dir, "packages", "system", "c0007")
+	bundle := filepath.Join(dir, "bundles", "bench.cue")
+	fixture.Write(t, filepath.Join(chartDir, "extra.yaml"), "image: registry.example.invalid/extra:1.0.0\n")
+	fixture.Write(t, filepath.Join(chartDir, ".helmignore"), "extra.yaml\n")
+	fixture.Edit(t, bundle, `chart: path: "packages/system/c0007"`, `chart: path: "packages/system/c0007"
+		valuesFiles: ["values.yaml", "extra.yaml"]`)
+	cache := &chart.Cache{Dir: t.TempDir()}
+	build := func(cache *chart.Cache) map[string]string {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "out")
+		a := &action.Build{Project: action.Project{Dir: dir, Bundle: "bench"}, Out: out, Cache: cache}
+		if _, err := a.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return hashes(t, out)
+	}
+	before := build(cache)
+	for _, edit := range []struct {
+		what           string
+		path, old, new string
+	}{
+		{"a values file the chart ignores", filepath.Join(chartDir, "extra.yaml"), "extra:1.0.0", "extra:2.0.0"},
+		{"the chart's values.yaml", filepath.Join(chartDir, "values.yaml"), "message: hello", "message: hi"},
+		{"a template", filepath.Join(chartDir, "templates", "workload.yaml"), "  message:", "  edited: \"yes\"\n  message:"},
+		{"the bundle's values", bundle, `message: "component 7"`, `message: "edited"`},
+		{"the namespace", bundle, `namespace: "ns-07"`, `namespace: "ns-07b"`},
+		{"the release name", bundle, `namespace: "ns-07b"`, `namespace: "ns-07b"
+		releaseName: "renamed"`},
+	} {
+		fixture.Edit(t, edit.path, edit.old, edit.new)
+		fresh, cached := build(nil), build(cache)
+		if !reflect.DeepEqual(cached, fresh) {
+			t.Errorf("after editing %s, a build on the warm cache differs from one without it", edit.what)
+		}
+		if reflect.DeepEqual(fresh, before) {
+			t.Errorf("editing %s changed nothing in the release: the case tests nothing", edit.what)
+		}
+		before = fresh
+	}
+}

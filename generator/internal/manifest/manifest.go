@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
 )
 
 // Files are the file names of manifests (file → YAML stream), sorted.
@@ -97,4 +98,29 @@ func scalar(s string) string {
 		return s[1 : len(s)-1]
 	}
 	return s
+}
+
+// Parse returns a document's Header: read from its lines when they name all
+// three, parsed as YAML otherwise (JSON, flow style, a missing field).
+func Parse(doc []byte) (Header, error) {
+	if h := ReadHeader(doc); h.Complete() {
+		return h, nil
+	}
+	var tm struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	if err := yaml.Unmarshal(doc, &tm); err != nil {
+		return Header{}, err
+	}
+	return Header{APIVersion: tm.APIVersion, Kind: tm.Kind, Name: tm.Metadata.Name}, nil
+}
+
+// Blank reports whether a document holds no value: whitespace and comments.
+func Blank(doc []byte) bool {
+	var v any
+	return yaml.Unmarshal(doc, &v) == nil && v == nil
 }

@@ -13,21 +13,22 @@ import (
 	"path/filepath"
 	"sync"
 
-	"helm.sh/helm/v4/pkg/chart/common"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 
+	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/inventory"
 
 	"github.com/distgen/distgen/generator/internal/atomicfile"
 	"github.com/distgen/distgen/generator/plan"
 )
 
-// Cache keeps what Build made of a chart (the archive, the rendered objects,
-// lint's warnings, the images), under a key of everything Build reads: the
-// loaded chart with its files, values and dependencies, the release's
-// values, name and namespace, the Kubernetes version, the release date, and
-// the distgen binary itself. An unchanged chart is then read back instead
-// of being linted, rendered and packaged again.
+// Cache keeps what Build made of a chart (the archive, its metadata, lint's
+// warnings, the images), under a key of everything Build reads, hashed as
+// read: the chart directory's files (or the upstream archives a wrapper
+// depends on), the release's values, name and namespace, the values files,
+// the Kubernetes version, the release date, and the distgen binary itself.
+// An unchanged chart is then read back instead of being loaded, linted,
+// rendered and packaged again.
 type Cache struct{ Dir string }
 
 // DefaultCache is $DISTGEN_CACHE/builds, or distgen/builds under the user's
@@ -47,9 +48,12 @@ func DefaultCache() (*Cache, error) {
 // The rendered objects are not kept: builds read only the images found in
 // them, and distgen template renders afresh.
 type entry struct {
-	SHA256 string            `json:"sha256"`
-	Lint   []string          `json:"lint,omitempty"`
-	Found  []inventory.Found `json:"found,omitempty"`
+	SHA256 string `json:"sha256"`
+	// Metadata is the packaged chart's, so that a chart read from the
+	// cache is not loaded to learn it.
+	Metadata *chartv2.Metadata `json:"metadata"`
+	Lint     []string          `json:"lint,omitempty"`
+	Found    []inventory.Found `json:"found,omitempty"`
 	// Rendered is the size of the rendered manifests, held against the
 	// output bound of a later build.
 	Rendered int64 `json:"rendered"`
@@ -82,7 +86,7 @@ func (c *Cache) get(key string) ([]byte, *entry, bool) {
 // written costs speed only.
 func (c *Cache) put(key string, out *Chart) {
 	sum := sha256.Sum256(out.Archive)
-	b, err := json.Marshal(entry{SHA256: hex.EncodeToString(sum[:]), Lint: out.Lint, Found: out.Found, Rendered: renderedSize(out.Manifests)})
+	b, err := json.Marshal(entry{SHA256: hex.EncodeToString(sum[:]), Metadata: out.Metadata, Lint: out.Lint, Found: out.Found, Rendered: renderedSize(out.Manifests)})
 	if err != nil || os.MkdirAll(filepath.Dir(c.path(key, "")), 0o755) != nil {
 		return
 	}
@@ -106,27 +110,53 @@ func (c *Cache) MarkChecked(stamp string) {
 	}
 }
 
-// key is the cache key of building c for step s with opts.
-func key(c *chartv2.Chart, s *plan.Step, opts Options) (string, error) {
+// key is the cache key of building the chart of step s, read as src, with
+// opts: everything load, lint, render and package read, hashed as read,
+// before Helm parses any of it.
+func key(src *source, s *plan.Step, opts Options) (string, error) {
 	h := sha256.New()
 	id, err := selfID()
 	if err != nil {
 		return "", err
 	}
 	field(h, []byte(id))
-	inputs, err := json.Marshal(struct {
+	comp := s.Component
+	in := struct {
 		Values                           map[string]any
+		ChartValues                      map[string]any `json:",omitempty"`
 		Release, Namespace, KubeVersion  string
 		ReleaseDate, Chart, ChartVersion string
 		AsIs                             bool
-	}{s.Values, s.Component.ReleaseName, s.Component.Namespace, opts.KubeVersion,
-		opts.ReleaseDate.UTC().String(), s.Chart, s.Version, s.Component.AsIs})
+		Component, Bundle, Path          string
+		ValuesFiles                      []string
+		Upstream                         []api.Upstream
+	}{Values: s.Values, Release: comp.ReleaseName, Namespace: comp.Namespace, KubeVersion: opts.KubeVersion,
+		ReleaseDate: opts.ReleaseDate.UTC().String(), Chart: s.Chart, ChartVersion: s.Version, AsIs: comp.AsIs,
+		Component: comp.Name, Bundle: opts.Bundle, Path: comp.Chart.Path, ValuesFiles: comp.ValuesFiles, Upstream: comp.Chart.Upstream}
+	// The merged values files are the chart's files, hashed below, unless
+	// one of them is not among the files Helm loads (.helmignore).
+	names := make(map[string]bool, len(src.files))
+	for _, f := range src.files {
+		names[f.Name] = true
+	}
+	for _, f := range comp.ValuesFiles {
+		if !names[filepath.ToSlash(f)] {
+			in.ChartValues = s.ChartValues
+		}
+	}
+	inputs, err := json.Marshal(in)
 	if err != nil {
 		return "", err
 	}
 	field(h, inputs)
-	if err := hashChart(h, c); err != nil {
-		return "", err
+	count(h, len(src.files))
+	for _, f := range src.files {
+		field(h, []byte(f.Name))
+		field(h, f.Data)
+	}
+	count(h, len(src.upstream))
+	for _, a := range src.upstream {
+		field(h, a)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -140,34 +170,11 @@ func field(h hash.Hash, b []byte) {
 	h.Write(b)
 }
 
-func hashChart(h hash.Hash, c *chartv2.Chart) error {
-	meta, err := json.Marshal(c.Metadata)
-	if err != nil {
-		return err
-	}
-	values, err := json.Marshal(c.Values)
-	if err != nil {
-		return err
-	}
-	field(h, meta)
-	field(h, values)
-	field(h, c.Schema)
-	for _, files := range [][]*common.File{c.Raw, c.Templates, c.Files} {
-		field(h, []byte{byte(len(files) >> 8), byte(len(files))})
-		for _, f := range files {
-			field(h, []byte(f.Name))
-			field(h, []byte(f.ModTime.UTC().String()))
-			field(h, f.Data)
-		}
-	}
-	deps := c.Dependencies()
-	field(h, []byte{byte(len(deps) >> 8), byte(len(deps))})
-	for _, d := range deps {
-		if err := hashChart(h, d); err != nil {
-			return err
-		}
-	}
-	return nil
+// count writes the number of fields that follow.
+func count(h hash.Hash, n int) {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(n))
+	field(h, b[:])
 }
 
 var (

@@ -9,12 +9,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	cutil "helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/loader/archive"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
-	"helm.sh/helm/v4/pkg/chart/v2/lint"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
@@ -97,17 +98,37 @@ type Chart struct {
 	// Key is the chart's cache key; empty without a cache.
 	Key string
 
-	loaded *chartv2.Chart
-	caps   *common.Capabilities
-	bounds Bounds
+	// loaded is the chart as Helm loads it; a chart read from the cache is
+	// loaded on first use (lazy), which most builds never need.
+	loaded  *chartv2.Chart
+	lazy    func() (*chartv2.Chart, error)
+	once    sync.Once
+	loadErr error
+	caps    *common.Capabilities
+	bounds  Bounds
 	// asIs takes the chart as it is: no lint, no schema check.
 	asIs bool
 }
 
 // HasValue reports whether the chart's values.yaml sets the top-level key.
 func (c *Chart) HasValue(key string) bool {
-	_, ok := c.loaded.Values[key]
+	ch, err := c.chart()
+	if err != nil {
+		return false
+	}
+	_, ok := ch.Values[key]
 	return ok
+}
+
+// chart is the loaded chart, loading it the first time for a chart read
+// from the cache.
+func (c *Chart) chart() (*chartv2.Chart, error) {
+	c.once.Do(func() {
+		if c.loaded == nil && c.lazy != nil {
+			c.loaded, c.loadErr = c.lazy()
+		}
+	})
+	return c.loaded, c.loadErr
 }
 
 // Render renders the chart as the release name in namespace with values
@@ -142,8 +163,12 @@ type rendered struct {
 
 // render renders within the bounds b, by the deadline.
 func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, values map[string]any) (*rendered, error) {
+	loaded, err := c.chart()
+	if err != nil {
+		return nil, err
+	}
 	// Helm is handed copies: its coalescing writes into the maps it gets.
-	vals, err := cutil.ToRenderValues(c.loaded, plan.Clone(values), common.ReleaseOptions{
+	vals, err := cutil.ToRenderValues(loaded, plan.Clone(values), common.ReleaseOptions{
 		Name: release, Namespace: namespace, IsInstall: true,
 	}, c.caps)
 	if err != nil {
@@ -151,7 +176,7 @@ func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, 
 	}
 	out, err := within(b, deadline, "rendering", func() (map[string]string, error) {
 		e := engine.Engine{CustomTemplateFuncs: guardFuncs(b, deadline)}
-		return e.RenderWithContext(context.Background(), c.loaded, vals)
+		return e.RenderWithContext(context.Background(), loaded, vals)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
@@ -163,7 +188,7 @@ func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, 
 		}
 		manifests[name] = body
 	}
-	for _, crd := range c.loaded.CRDObjects() {
+	for _, crd := range loaded.CRDObjects() {
 		manifests[crd.Filename] = string(crd.File.Data)
 	}
 	if err := b.checkOutput(manifests); err != nil {
@@ -177,14 +202,14 @@ func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, 
 	if err := images.AddManifests(manifests); err != nil {
 		return nil, fmt.Errorf("image inventory: %w", err)
 	}
-	if err := images.AddChart(c.loaded); err != nil {
+	if err := images.AddChart(loaded); err != nil {
 		return nil, fmt.Errorf("image inventory: %w", err)
 	}
 	text := inventory.RenderedText(manifests)
 	if final, ok := vals["Values"].(common.Values); ok {
 		images.AddValues(final, text)
 	}
-	images.AddFiles(c.loaded, text)
+	images.AddFiles(loaded, text)
 	return &rendered{manifests: manifests, found: images.List(), crds: split.CRDs, custom: split.Custom}, nil
 }
 
@@ -207,12 +232,10 @@ func (e *InvalidError) Unwrap() []error { return e.Errs }
 // Build packages, lints and renders the chart of one step.
 func Build(s *plan.Step, opts Options) (*Chart, error) {
 	comp := s.Component
-	c, err := load(s, opts)
+	src, err := read(s, opts)
 	if err != nil {
 		return nil, err
 	}
-	c.StampModTimes(opts.ReleaseDate)
-
 	caps := common.DefaultCapabilities.Copy()
 	if opts.KubeVersion == "" {
 		opts.KubeVersion = DefaultKubeVersion
@@ -223,21 +246,29 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	}
 	caps.KubeVersion = *kv
 
+	// The key is taken from what was read, before Helm parses anything:
+	// an unchanged chart is neither loaded nor linted, rendered and
+	// packaged again.
 	var cacheKey string
 	if opts.Cache != nil {
-		if cacheKey, err = key(c, s, opts); err != nil {
+		if cacheKey, err = key(src, s, opts); err != nil {
 			return nil, err
 		}
-		if archive, e, ok := opts.Cache.get(cacheKey); ok {
+		if archive, e, ok := opts.Cache.get(cacheKey); ok && e.Metadata != nil {
 			if err := opts.Bounds.orDefault().checkSize(e.Rendered); err != nil {
 				return nil, fmt.Errorf("render: %w", err)
 			}
 			return &Chart{
-				Name: s.Chart, Version: s.Version, Metadata: c.Metadata,
+				Name: s.Chart, Version: s.Version, Metadata: e.Metadata,
 				Archive: archive, Lint: e.Lint, Images: inventory.Refs(e.Found), Found: e.Found,
-				loaded: c, caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey,
+				lazy: func() (*chartv2.Chart, error) { return src.load(s, opts) },
+				caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey,
 			}, nil
 		}
+	}
+	c, err := src.load(s, opts)
+	if err != nil {
+		return nil, err
 	}
 
 	stage, err := os.MkdirTemp(opts.ScratchDir, "chart-"+s.Chart+"-")
@@ -245,12 +276,10 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(stage)
-	if err := chartutil.SaveDir(c, stage); err != nil {
-		return nil, fmt.Errorf("staging chart: %w", err)
-	}
 	out := &Chart{Name: s.Chart, Version: s.Version, Metadata: c.Metadata, loaded: c, caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey}
-	// Rendered first, with the guarded template functions, so that a
-	// runaway template is stopped there; lint renders it again.
+	// Rendered once, with the guarded template functions, so that a
+	// runaway template is stopped; lint and the image inventory read this
+	// one render.
 	b := opts.Bounds.orDefault()
 	deadline := time.Now().Add(b.Timeout)
 	r, err := out.render(b, deadline, comp.ReleaseName, comp.Namespace, s.Values)
@@ -260,7 +289,7 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	out.Manifests, out.Found, out.CRDs, out.Custom = r.manifests, r.found, r.crds, r.custom
 	out.Images = inventory.Refs(out.Found)
 	if !comp.AsIs {
-		if out.Lint, err = runLint(b, deadline, stage, c, s, kv); err != nil {
+		if out.Lint, err = runLint(b, deadline, stage, c, s, out.Manifests, kv); err != nil {
 			return nil, err
 		}
 	}
@@ -287,9 +316,13 @@ var advisory = []string{
 
 // runLint runs Helm lint on the staged chart and returns its advice;
 // findings that mean Helm would refuse the chart are an error.
-func runLint(b Bounds, deadline time.Time, stage string, c *chartv2.Chart, s *plan.Step, kv *common.KubeVersion) ([]string, error) {
+func runLint(b Bounds, deadline time.Time, stage string, c *chartv2.Chart, s *plan.Step, manifests map[string]string, kv *common.KubeVersion) ([]string, error) {
+	dir, err := stageForLint(c, stage)
+	if err != nil {
+		return nil, fmt.Errorf("lint: %w", err)
+	}
 	linted, err := within(b, deadline, "linting", func() (support.Linter, error) {
-		return lint.RunAll(filepath.Join(stage, c.Name()), plan.Clone(s.Values), s.Component.Namespace, lint.WithKubeVersion(kv)), nil
+		return lintChart(dir, c, plan.Clone(s.Values), manifests, kv), nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lint: %w", err)
@@ -347,20 +380,54 @@ func (c *Chart) SortedManifests() string {
 	return b.String()
 }
 
-// load reads the chart of a step and sets what distgen owns: name, version,
-// apiVersion v2 and the merged values.yaml.
-func load(s *plan.Step, opts Options) (*chartv2.Chart, error) {
+// source is what a chart build reads: the files of the chart directory,
+// or the upstream archives a wrapper chart depends on.
+type source struct {
+	files    []*archive.BufferedFile
+	upstream [][]byte
+}
+
+// read reads what the chart of a step is built from.
+func read(s *plan.Step, opts Options) (*source, error) {
 	comp := s.Component
-	var c *chartv2.Chart
+	src := &source{}
 	if comp.ChartDir != "" {
 		shown := comp.Chart.Path
 		if shown == "" { // an app chart
 			shown, _ = filepath.Rel(opts.Root, comp.ChartDir)
 		}
-		files, err := chartdir.Read(comp.ChartDir, filepath.ToSlash(shown), opts.limits())
+		var err error
+		if src.files, err = chartdir.Read(comp.ChartDir, filepath.ToSlash(shown), opts.limits()); err != nil {
+			return nil, err
+		}
+		return src, nil
+	}
+	for _, u := range comp.Chart.Upstream {
+		if opts.Upstream == nil {
+			return nil, fmt.Errorf("no source for upstream chart %s %s", u.Name, u.Version)
+		}
+		archive, err := opts.Upstream(u)
 		if err != nil {
 			return nil, err
 		}
+		src.upstream = append(src.upstream, archive)
+	}
+	return src, nil
+}
+
+// load loads the chart of a step as Helm does and sets what distgen owns:
+// name, version, apiVersion v2, the merged values.yaml and the release
+// date as every file's time.
+func (src *source) load(s *plan.Step, opts Options) (*chartv2.Chart, error) {
+	comp := s.Component
+	var c *chartv2.Chart
+	if comp.ChartDir != "" {
+		// Helm's loader keeps the files it is given.
+		files := make([]*archive.BufferedFile, len(src.files))
+		for i, f := range src.files {
+			files[i] = &archive.BufferedFile{Name: f.Name, Data: f.Data}
+		}
+		var err error
 		if c, err = loader.LoadFiles(files); err != nil {
 			return nil, fmt.Errorf("loading chart %s: %w", comp.Chart.Path, err)
 		}
@@ -381,7 +448,7 @@ func load(s *plan.Step, opts Options) (*chartv2.Chart, error) {
 		c.Files = kept
 	} else {
 		var err error
-		if c, err = wrapper(s, opts); err != nil {
+		if c, err = wrapper(s, opts, src.upstream); err != nil {
 			return nil, err
 		}
 	}
@@ -394,6 +461,7 @@ func load(s *plan.Step, opts Options) (*chartv2.Chart, error) {
 	if err := setValues(c, s); err != nil {
 		return nil, err
 	}
+	c.StampModTimes(opts.ReleaseDate)
 	return c, nil
 }
 
@@ -432,7 +500,7 @@ func setValues(c *chartv2.Chart, s *plan.Step) error {
 
 // wrapper builds the chart of a component that wraps upstream charts: the
 // vendored upstream archives are its dependencies.
-func wrapper(s *plan.Step, opts Options) (*chartv2.Chart, error) {
+func wrapper(s *plan.Step, opts Options, archives [][]byte) (*chartv2.Chart, error) {
 	comp := s.Component
 	c := &chartv2.Chart{Metadata: &chartv2.Metadata{
 		APIVersion:  chartv2.APIVersionV2,
@@ -443,15 +511,8 @@ func wrapper(s *plan.Step, opts Options) (*chartv2.Chart, error) {
 	}}
 	var notes strings.Builder
 	fmt.Fprintf(&notes, "%s wraps these upstream charts with the platform's values:\n", comp.Name)
-	for _, u := range comp.Chart.Upstream {
-		if opts.Upstream == nil {
-			return nil, fmt.Errorf("no source for upstream chart %s %s", u.Name, u.Version)
-		}
-		archive, err := opts.Upstream(u)
-		if err != nil {
-			return nil, err
-		}
-		sub, err := loader.LoadArchive(bytes.NewReader(archive))
+	for i, u := range comp.Chart.Upstream {
+		sub, err := loader.LoadArchive(bytes.NewReader(archives[i]))
 		if err != nil {
 			return nil, fmt.Errorf("loading upstream chart %s %s: %w", u.Name, u.Version, err)
 		}

@@ -132,27 +132,19 @@ func isBuiltinGroup(group string) bool {
 // typeMeta reads an object's apiVersion, kind and name; nil for an empty
 // document.
 func typeMeta(file string, doc []byte) (*Object, error) {
-	var tm struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
-		Metadata   struct {
-			Name string `json:"name"`
-		} `json:"metadata"`
-	}
 	if len(strings.TrimSpace(string(doc))) == 0 {
 		return nil, nil
 	}
-	if h := manifest.ReadHeader(doc); h.Complete() {
-		tm.APIVersion, tm.Kind, tm.Metadata.Name = h.APIVersion, h.Kind, h.Name
-	} else if err := yaml.Unmarshal(doc, &tm); err != nil {
+	tm, err := manifest.Parse(doc)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if tm.APIVersion == "" && tm.Kind == "" {
-		if isBlank(doc) {
+		if manifest.Blank(doc) {
 			return nil, nil
 		}
 	}
-	o := &Object{File: file, Doc: doc, Name: tm.Metadata.Name}
+	o := &Object{File: file, Doc: doc, Name: tm.Name}
 	if tm.Kind == "" || tm.APIVersion == "" {
 		return nil, &Error{Object: *o, Msg: "an object needs apiVersion and kind"}
 	}
@@ -162,12 +154,6 @@ func typeMeta(file string, doc []byte) (*Object, error) {
 	}
 	o.GVK = gv.WithKind(tm.Kind)
 	return o, nil
-}
-
-// isBlank reports whether a document holds only comments.
-func isBlank(doc []byte) bool {
-	var v any
-	return yaml.Unmarshal(doc, &v) == nil && v == nil
 }
 
 // builtin checks an object of one of Kubernetes' own kinds.
