@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,27 @@ func TestBuildOutput(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(out))
 	if len(entries) != 1 {
 		t.Errorf("build left %d entries beside its output", len(entries))
+	}
+}
+
+// --timings prints each stage's time on stderr; stdout keeps the data.
+func TestBuildTimings(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "dist")
+	code, stdout, stderr := runCLI(t, "build", "-C", "testdata/base", "--out", out, "--no-cache", "--timings", "-o", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var rel api.Release
+	if err := json.Unmarshal([]byte(stdout), &rel); err != nil {
+		t.Fatalf("stdout is not release.json: %v", err)
+	}
+	for _, stage := range []string{"load", "plan", "read", "chart", "render", "validate", "images", "lint", "package", "check", "digest", "flux", "write", "sum", "wall"} {
+		if !regexp.MustCompile(`(?m)^` + stage + ` +[0-9.]+[µnm]?s\b`).MatchString(stderr) {
+			t.Errorf("no %s line on stderr:\n%s", stage, stderr)
+		}
+	}
+	if !strings.Contains(stderr, "render ") || !strings.Contains(stderr, "      3\n") {
+		t.Errorf("want the chart stages run once per chart (3):\n%s", stderr)
 	}
 }
 

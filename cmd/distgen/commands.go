@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/render/chart"
+	"github.com/distgen/distgen/generator/timing"
 )
 
 func newVet(s streams, g *globals) *cobra.Command {
@@ -62,7 +64,7 @@ is written.`,
 
 func newBuild(s streams, g *globals) *cobra.Command {
 	var out outputFormat
-	var noCache bool
+	var noCache, timings bool
 	a := &action.Build{Log: s.Err}
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -76,7 +78,10 @@ when the whole build succeeds.`,
   distgen build --bundle demo
 
   # build into another directory and print release.json
-  distgen build --bundle demo --out /tmp/demo -o json`,
+  distgen build --bundle demo --out /tmp/demo -o json
+
+  # where the time goes: each stage's time, added up over the charts
+  distgen build --bundle demo --no-cache --timings`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.Project = g.project()
@@ -84,9 +89,17 @@ when the whole build succeeds.`,
 			if a.Cache, err = buildCache(noCache); err != nil {
 				return err
 			}
+			if timings {
+				a.Stages = timing.New()
+			}
+			start := time.Now()
 			res, err := a.Run(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if timings {
+				timing.Print(s.Err, a.Stages.List())
+				fmt.Fprintf(s.Err, "%-9s %10s (stages of many charts add up the time of each)\n", "wall", time.Since(start).Round(time.Millisecond))
 			}
 			return out.print(s.Out, res.Release, func() {
 				for _, c := range res.Release.Components {
@@ -100,6 +113,7 @@ when the whole build succeeds.`,
 	}
 	addBuildFlags(cmd, &a.Out, "dist/<bundle>", &a.KubeVersion, &a.Jobs, &noCache, &a.Bounds)
 	cmd.Flags().BoolVar(&a.Strict, "strict", false, "make Helm lint's advice an error")
+	cmd.Flags().BoolVar(&timings, "timings", false, "print the time of each stage of the build on stderr")
 	cmd.Flags().BoolVar(&a.AllowUnbumped, "allow-unbumped", false, "let a component's content change while its version stays (development builds)")
 	cmd.Flags().StringVar(&a.Since, "since", "", "compare with this pushed release (oci://HOST/PREFIX/bundles/NAME:VERSION) instead of the output directory's")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP for --since (loopback registries only)")

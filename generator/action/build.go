@@ -30,6 +30,7 @@ import (
 	"github.com/distgen/distgen/generator/plan"
 	"github.com/distgen/distgen/generator/render/chart"
 	"github.com/distgen/distgen/generator/render/flux"
+	"github.com/distgen/distgen/generator/timing"
 	"github.com/distgen/distgen/generator/upstream"
 )
 
@@ -65,6 +66,8 @@ type Build struct {
 	// directory's release.json.
 	Since     string
 	PlainHTTP bool
+	// Stages, when set, adds up the time of each stage of the build.
+	Stages *timing.Stages
 }
 
 // UnbumpedError is a build whose components (or bundle) changed content
@@ -156,7 +159,7 @@ type Output struct {
 
 // Run builds and writes the output directory.
 func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
-	proj, pl, err := b.plan()
+	proj, pl, err := b.planTimed(b.Stages)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +170,7 @@ func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache, Bounds: b.Bounds, Strict: b.Strict})
+	res, err := Render(ctx, proj, pl, RenderOptions{KubeVersion: b.KubeVersion, Jobs: b.Jobs, Log: b.Log, Cache: b.Cache, Bounds: b.Bounds, Strict: b.Strict, Stages: b.Stages})
 	if err != nil {
 		return nil, err
 	}
@@ -183,9 +186,11 @@ func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
 			return nil, err
 		}
 	}
+	start := time.Now()
 	if err := write(out, res); err != nil {
 		return nil, err
 	}
+	b.Stages.Since(timing.Write, start)
 	return &BuildResult{Out: out, Release: res.Release}, nil
 }
 
@@ -202,6 +207,8 @@ type RenderOptions struct {
 	Bounds chart.Bounds
 	// Strict makes Helm lint's advice an error.
 	Strict bool
+	// Stages, when set, adds up the time of each stage.
+	Stages *timing.Stages
 }
 
 // lintAdvice reports Helm lint's advice, each finding once with the
@@ -296,6 +303,7 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	opts := chart.Options{
 		Root: proj.Root, Bundle: pl.Bundle.Name, ReleaseDate: pl.Bundle.ReleaseDate,
 		KubeVersion: o.KubeVersion, ScratchDir: sd.Path, Upstream: resolve, Cache: o.Cache, Bounds: o.Bounds,
+		Stages: o.Stages,
 	}
 	if len(o.Only) > 0 {
 		opts.Cache = nil // template prints the rendered objects, which the cache does not keep
@@ -308,7 +316,9 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 		if err == nil {
 			c.Found = componentImages(c.Found, s.Component, lock)
 			c.Images = inventory.Refs(c.Found)
+			start := time.Now()
 			digests[i], err = chartDigest(c, pl.Bundle.ReleaseDate)
+			o.Stages.Since(timing.Digest, start)
 		}
 		if err != nil {
 			return &ComponentError{Component: s.Component.Name, Pos: s.Component.Pos, Err: err}
@@ -323,9 +333,11 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 		return nil, err
 	}
 	if len(o.Only) == 0 {
+		start := time.Now()
 		if err := checkObjects(ctx, o, pl, charts, opts.Cache); err != nil {
 			return nil, err
 		}
+		o.Stages.Since(timing.Check, start)
 	}
 	res := &Output{Plan: pl, Charts: charts}
 	if len(o.Only) > 0 {
@@ -336,6 +348,8 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	for i, s := range steps {
 		byChart[s.Chart] = digests[i]
 	}
+	start := time.Now()
+	defer o.Stages.Since(timing.Flux, start)
 	res.Flux, err = flux.Render(pl, byChart)
 	if err != nil {
 		return nil, err

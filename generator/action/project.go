@@ -1,9 +1,12 @@
 package action
 
 import (
+	"time"
+
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/plan"
+	"github.com/distgen/distgen/generator/timing"
 )
 
 // Project says which project and bundle an action works on.
@@ -24,7 +27,11 @@ func loadProject(dir string) (*api.Project, error) {
 }
 
 // plan loads the project and plans the chosen bundle.
-func (p Project) plan() (*api.Project, *plan.Plan, error) {
+func (p Project) plan() (*api.Project, *plan.Plan, error) { return p.planTimed(nil) }
+
+// planTimed is plan, adding the time of loading and planning to stages.
+func (p Project) planTimed(stages *timing.Stages) (*api.Project, *plan.Plan, error) {
+	start := time.Now()
 	proj, err := loadProject(p.Dir)
 	if err != nil {
 		return nil, nil, err
@@ -33,9 +40,12 @@ func (p Project) plan() (*api.Project, *plan.Plan, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	stages.Since(timing.Load, start)
+	start = time.Now()
 	pl, err := plan.Build(b)
 	if err != nil {
 		return nil, nil, err
 	}
+	stages.Since(timing.Plan, start)
 	return proj, pl, nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/distgen/distgen/generator/inventory"
 	"github.com/distgen/distgen/generator/plan"
 	"github.com/distgen/distgen/generator/render/validate"
+	"github.com/distgen/distgen/generator/timing"
 )
 
 // DefaultKubeVersion is the Kubernetes version charts are rendered for
@@ -58,6 +59,8 @@ type Options struct {
 	// Cache, when set, keeps every chart's result, so an unchanged chart is
 	// not linted, rendered and packaged again.
 	Cache *Cache
+	// Stages, when set, adds up the time of each stage of the build.
+	Stages *timing.Stages
 }
 
 func (o Options) limits() chartdir.Limits {
@@ -105,6 +108,7 @@ type Chart struct {
 	once    sync.Once
 	loadErr error
 	caps    *common.Capabilities
+	stages  *timing.Stages
 	bounds  Bounds
 	// asIs takes the chart as it is: no lint, no schema check.
 	asIs bool
@@ -167,6 +171,7 @@ func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, 
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	// Helm is handed copies: its coalescing writes into the maps it gets.
 	vals, err := cutil.ToRenderValues(loaded, plan.Clone(values), common.ReleaseOptions{
 		Name: release, Namespace: namespace, IsInstall: true,
@@ -191,13 +196,18 @@ func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, 
 	for _, crd := range loaded.CRDObjects() {
 		manifests[crd.Filename] = string(crd.File.Data)
 	}
+	c.stages.Since(timing.Render, start)
 	if err := b.checkOutput(manifests); err != nil {
 		return nil, err
 	}
+	start = time.Now()
 	split := validate.Manifests(manifests)
+	c.stages.Since(timing.Validate, start)
 	if len(split.Errs) > 0 && !c.asIs {
 		return nil, &InvalidError{Errs: split.Errs}
 	}
+	start = time.Now()
+	defer c.stages.Since(timing.Images, start)
 	images := inventory.NewSet()
 	if err := images.AddManifests(manifests); err != nil {
 		return nil, fmt.Errorf("image inventory: %w", err)
@@ -232,10 +242,12 @@ func (e *InvalidError) Unwrap() []error { return e.Errs }
 // Build packages, lints and renders the chart of one step.
 func Build(s *plan.Step, opts Options) (*Chart, error) {
 	comp := s.Component
+	start := time.Now()
 	src, err := read(s, opts)
 	if err != nil {
 		return nil, err
 	}
+	opts.Stages.Since(timing.Read, start)
 	caps := common.DefaultCapabilities.Copy()
 	if opts.KubeVersion == "" {
 		opts.KubeVersion = DefaultKubeVersion
@@ -251,10 +263,13 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	// packaged again.
 	var cacheKey string
 	if opts.Cache != nil {
+		start := time.Now()
 		if cacheKey, err = key(src, s, opts); err != nil {
 			return nil, err
 		}
-		if archive, e, ok := opts.Cache.get(cacheKey); ok && e.Metadata != nil {
+		archive, e, ok := opts.Cache.get(cacheKey)
+		opts.Stages.Since(timing.Key, start)
+		if ok && e.Metadata != nil {
 			if err := opts.Bounds.orDefault().checkSize(e.Rendered); err != nil {
 				return nil, fmt.Errorf("render: %w", err)
 			}
@@ -262,21 +277,23 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 				Name: s.Chart, Version: s.Version, Metadata: e.Metadata,
 				Archive: archive, Lint: e.Lint, Images: inventory.Refs(e.Found), Found: e.Found,
 				lazy: func() (*chartv2.Chart, error) { return src.load(s, opts) },
-				caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey,
+				caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey, stages: opts.Stages,
 			}, nil
 		}
 	}
+	start = time.Now()
 	c, err := src.load(s, opts)
 	if err != nil {
 		return nil, err
 	}
+	opts.Stages.Since(timing.Chart, start)
 
 	stage, err := os.MkdirTemp(opts.ScratchDir, "chart-"+s.Chart+"-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(stage)
-	out := &Chart{Name: s.Chart, Version: s.Version, Metadata: c.Metadata, loaded: c, caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey}
+	out := &Chart{Name: s.Chart, Version: s.Version, Metadata: c.Metadata, loaded: c, caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey, stages: opts.Stages}
 	// Rendered once, with the guarded template functions, so that a
 	// runaway template is stopped; lint and the image inventory read this
 	// one render.
@@ -289,11 +306,14 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	out.Manifests, out.Found, out.CRDs, out.Custom = r.manifests, r.found, r.crds, r.custom
 	out.Images = inventory.Refs(out.Found)
 	if !comp.AsIs {
+		start := time.Now()
 		if out.Lint, err = runLint(b, deadline, stage, c, s, out.Manifests, kv); err != nil {
 			return nil, err
 		}
+		opts.Stages.Since(timing.Lint, start)
 	}
 
+	start = time.Now()
 	path, err := chartutil.Save(c, stage)
 	if err != nil {
 		return nil, fmt.Errorf("packaging: %w", err)
@@ -301,8 +321,11 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	if out.Archive, err = os.ReadFile(path); err != nil {
 		return nil, err
 	}
+	opts.Stages.Since(timing.Package, start)
 	if opts.Cache != nil {
+		start := time.Now()
 		opts.Cache.put(cacheKey, out)
+		opts.Stages.Since(timing.Store, start)
 	}
 	return out, nil
 }
