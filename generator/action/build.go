@@ -27,6 +27,7 @@ import (
 	"github.com/distgen/distgen/generator/chartdir"
 	"github.com/distgen/distgen/generator/internal/scratch"
 	"github.com/distgen/distgen/generator/inventory"
+	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/plan"
 	"github.com/distgen/distgen/generator/render/chart"
 	"github.com/distgen/distgen/generator/render/flux"
@@ -159,7 +160,11 @@ type Output struct {
 
 // Run builds and writes the output directory.
 func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
-	proj, pl, err := b.planTimed(b.Stages)
+	var lo load.Options
+	if b.Cache != nil {
+		lo.ValuesCache = b.Cache.ValuesDir()
+	}
+	proj, pl, err := b.planWith(b.Stages, lo)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +312,7 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	}
 	if len(o.Only) > 0 {
 		opts.Cache = nil // template prints the rendered objects, which the cache does not keep
+		opts.KeepManifests = true
 	}
 	charts := make([]*chart.Chart, len(steps))
 	digests := make([]string, len(steps))

@@ -38,21 +38,14 @@ func checkObjects(ctx context.Context, o RenderOptions, pl *plan.Plan, charts []
 	crdErrs := make([][]error, len(steps))
 	err := forEach(ctx, o.Jobs, len(steps), func(i int) error {
 		c, s := charts[i], steps[i]
-		objs := c.CRDs
-		custom[i] = c.Custom
-		if c.Manifests == nil {
-			var err error
-			if objs, custom[i], err = c.Objects(s.Component.ReleaseName, s.Component.Namespace, s.Values); err != nil {
+		crds[i], crdErrs[i], custom[i] = c.Parsed, c.CRDErrors, c.Custom
+		if c.Cached { // rendered again
+			objs, cr, err := c.Objects(s.Component.ReleaseName, s.Component.Namespace, s.Values)
+			if err != nil {
 				return &ComponentError{Component: s.Component.Name, Pos: s.Component.Pos, Err: err}
 			}
-		}
-		for _, obj := range objs {
-			crd, errs := validate.ParseCRD(obj)
-			if len(errs) > 0 {
-				crdErrs[i] = append(crdErrs[i], errs...)
-				continue
-			}
-			crds[i] = append(crds[i], crd)
+			custom[i] = cr
+			crds[i], crdErrs[i] = validate.ParseCRDs(objs)
 		}
 		return nil
 	})

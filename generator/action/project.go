@@ -18,21 +18,25 @@ type Project struct {
 }
 
 // loadProject loads the project at dir or above it.
-func loadProject(dir string) (*api.Project, error) {
+func loadProject(dir string) (*api.Project, error) { return loadProjectWith(dir, load.Options{}) }
+
+// loadProjectWith is loadProject with load's options.
+func loadProjectWith(dir string, o load.Options) (*api.Project, error) {
 	root, err := load.FindRoot(dir)
 	if err != nil {
 		return nil, err
 	}
-	return load.Project(root)
+	return load.ProjectWith(root, o)
 }
 
 // plan loads the project and plans the chosen bundle.
-func (p Project) plan() (*api.Project, *plan.Plan, error) { return p.planTimed(nil) }
+func (p Project) plan() (*api.Project, *plan.Plan, error) { return p.planWith(nil, load.Options{}) }
 
-// planTimed is plan, adding the time of loading and planning to stages.
-func (p Project) planTimed(stages *timing.Stages) (*api.Project, *plan.Plan, error) {
+// planWith is plan with load's options, adding the time of loading and
+// planning to stages.
+func (p Project) planWith(stages *timing.Stages, o load.Options) (*api.Project, *plan.Plan, error) {
 	start := time.Now()
-	proj, err := loadProject(p.Dir)
+	proj, err := loadProjectWith(p.Dir, o)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,60 +2,77 @@ package load
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/chartdir"
+	"github.com/distgen/distgen/generator/internal/atomicfile"
+	"github.com/distgen/distgen/generator/internal/buildid"
 )
 
+// valuesFile is a values file read, to be parsed (parseValues) into the
+// component's FileValues at index.
+type valuesFile struct {
+	c     *api.Component
+	index int
+	shown string
+	data  []byte
+}
+
 // resolveChart checks a component's chart source, resolves its directory and
-// reads its values files.
+// reads its values files, which it returns to be parsed.
 //
 // The files of a chart directory are checked once (checked holds the
 // directories done), so a problem in a chart that several components share
 // is reported once, at the first of them.
-func resolveChart(c *api.Component, root string, checked map[string]bool) Errors {
+func resolveChart(c *api.Component, root string, checked map[string]bool) ([]valuesFile, Errors) {
 	fail := func(format string, args ...any) Errors {
 		return Errors{{Pos: c.Pos, Component: c.Name, Msg: fmt.Sprintf(format, args...)}}
 	}
+	var files []valuesFile
 	src := c.Chart
 	switch {
 	case src.Path != "" && len(src.Upstream) > 0:
-		return fail("chart sets both path and upstream; set one")
+		return nil, fail("chart sets both path and upstream; set one")
 	case src.Path == "" && len(src.Upstream) == 0:
-		return fail("chart sets neither path nor upstream; set one")
+		return nil, fail("chart sets neither path nor upstream; set one")
 	case len(src.Upstream) > 0:
 		if len(c.ValuesFiles) > 1 || (len(c.ValuesFiles) == 1 && c.ValuesFiles[0] != "values.yaml") {
-			return fail("valuesFiles need a chart directory; a wrapped upstream chart takes its values from the bundle")
+			return nil, fail("valuesFiles need a chart directory; a wrapped upstream chart takes its values from the bundle")
 		}
 		c.ValuesFiles = nil
 		seen := map[string]bool{}
 		for _, u := range src.Upstream {
 			if seen[u.DependencyName()] {
-				return fail("upstream chart %q appears twice; give one an alias", u.DependencyName())
+				return nil, fail("upstream chart %q appears twice; give one an alias", u.DependencyName())
 			}
 			seen[u.DependencyName()] = true
 		}
-		return nil
+		return nil, nil
 	}
 	dir := filepath.Join(root, filepath.FromSlash(src.Path))
 	if rel, err := filepath.Rel(filepath.Join(root, "packages"), dir); err != nil || strings.HasPrefix(rel, "..") {
-		return fail("chart path %q leaves packages/", src.Path)
+		return nil, fail("chart path %q leaves packages/", src.Path)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
-		return fail("chart directory %s: no Chart.yaml (missing chart directory?)", src.Path)
+		return nil, fail("chart directory %s: no Chart.yaml (missing chart directory?)", src.Path)
 	}
 	real, err := chartdir.Resolve(root, dir)
 	if err != nil {
-		return fail("chart directory %s: %v", src.Path, err)
+		return nil, fail("chart directory %s: %v", src.Path, err)
 	}
 	c.ChartDir = real
 	var errs Errors
@@ -78,14 +95,75 @@ func resolveChart(c *api.Component, root string, checked map[string]bool) Errors
 			errs = append(errs, fail("values file %s: %v", shown, err)...)
 			continue
 		}
-		vals, err := loader.LoadValues(bytes.NewReader(data))
-		if err != nil {
-			errs = append(errs, fail("values file %s: %v", shown, err)...)
-			continue
-		}
-		c.FileValues = append(c.FileValues, vals)
+		files = append(files, valuesFile{c: c, index: len(c.FileValues), shown: shown, data: data})
+		c.FileValues = append(c.FileValues, nil)
 	}
+	return files, errs
+}
+
+// parseValues parses values files as Helm does, several at once (parsing
+// YAML is most of a project's load), and puts each into its component's
+// FileValues. With a cache directory, a file parsed before is decoded from
+// the JSON kept there. It returns each file's problem, by position in
+// files.
+func parseValues(files []valuesFile, cache string) []Errors {
+	errs := make([]Errors, len(files))
+	var id string
+	if cache != "" {
+		var err error
+		if id, err = buildid.ID(); err != nil {
+			cache = "" // the cache costs speed only
+		}
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, f := range files {
+		g.Go(func() error {
+			var path string
+			if cache != "" {
+				h := sha256.New()
+				h.Write([]byte(id))
+				h.Write([]byte{0})
+				h.Write(f.data)
+				sum := hex.EncodeToString(h.Sum(nil))
+				path = filepath.Join(cache, sum[:2], sum+".json")
+				if vals, ok := cachedValues(path); ok {
+					f.c.FileValues[f.index] = vals
+					return nil
+				}
+			}
+			vals, err := loader.LoadValues(bytes.NewReader(f.data))
+			if err != nil {
+				errs[i] = Errors{{Pos: f.c.Pos, Component: f.c.Name, Msg: fmt.Sprintf("values file %s: %v", f.shown, err)}}
+				return nil
+			}
+			f.c.FileValues[f.index] = vals
+			if path != "" {
+				// Helm's values are JSON's types (sigs.k8s.io/yaml), so
+				// JSON keeps them exactly.
+				if b, err := json.Marshal(vals); err == nil && os.MkdirAll(filepath.Dir(path), 0o755) == nil {
+					_ = atomicfile.Write(path, b)
+				}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
 	return errs
+}
+
+// cachedValues reads values kept at path; a missing or damaged entry is a
+// miss.
+func cachedValues(path string) (map[string]any, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	var vals map[string]any
+	if json.Unmarshal(b, &vals) != nil || vals == nil {
+		return nil, false
+	}
+	return vals, true
 }
 
 // unjoin returns the errors joined in err, or err alone.

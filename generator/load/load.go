@@ -50,7 +50,20 @@ func FindRoot(dir string) (string, error) {
 
 // Project loads, validates and decodes the project at root. It returns
 // Errors when the sources have problems, listing all of them.
-func Project(root string) (*api.Project, error) {
+func Project(root string) (*api.Project, error) { return ProjectWith(root, Options{}) }
+
+// Options tune a load; the zero Options are a plain load.
+type Options struct {
+	// ValuesCache, when set, is a directory where parsed values files are
+	// kept by the hash of their bytes (and the distgen binary's build ID),
+	// so that an unchanged values file is decoded from JSON, not parsed
+	// as YAML again. Parsing YAML is most of the load of a project whose
+	// charts ship large commented values files.
+	ValuesCache string
+}
+
+// ProjectWith is Project with options.
+func ProjectWith(root string, o Options) (*api.Project, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
@@ -59,7 +72,7 @@ func Project(root string) (*api.Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	return project(root, ctx, insts, vals, cfg)
+	return project(root, ctx, insts, vals, cfg, o)
 }
 
 // evaluate loads and evaluates the root and bundles packages of the
@@ -108,7 +121,7 @@ func evaluate(root string) (*cue.Context, []*build.Instance, []cue.Value, *cuelo
 }
 
 // project decodes and checks an evaluated project.
-func project(root string, ctx *cue.Context, insts []*build.Instance, vals []cue.Value, cfg *cueload.Config) (*api.Project, error) {
+func project(root string, ctx *cue.Context, insts []*build.Instance, vals []cue.Value, cfg *cueload.Config, o Options) (*api.Project, error) {
 	var errs Errors
 	lookup := func(path []string, skip []string) string {
 		for n := len(path); n > 0; n-- {
@@ -163,7 +176,7 @@ func project(root string, ctx *cue.Context, insts []*build.Instance, vals []cue.
 	checked := map[string]bool{}
 	typed := &appSchemas{ctx: ctx, cfg: cfg, root: root, byApp: map[string]cue.Value{}}
 	for iter.Next() {
-		b, berrs := decodeBundle(iter.Value(), root, decls, checked, typed)
+		b, berrs := decodeBundle(iter.Value(), root, decls, checked, typed, o)
 		errs = append(errs, berrs...)
 		if b != nil {
 			p.Bundles[b.Name] = b
@@ -331,7 +344,7 @@ func decodeVersions(v cue.Value, out *api.Versions) error {
 	return nil
 }
 
-func decodeBundle(v cue.Value, root string, decls map[string]string, checked map[string]bool, typed *appSchemas) (*api.Bundle, Errors) {
+func decodeBundle(v cue.Value, root string, decls map[string]string, checked map[string]bool, typed *appSchemas, o Options) (*api.Bundle, Errors) {
 	var raw struct {
 		Name        string                       `json:"name"`
 		Version     string                       `json:"version"`
@@ -356,6 +369,17 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 		return nil, fromCUE(err, root, nil)
 	}
 	var errs Errors
+	// Each component's problems, in order: its chart's, its values files',
+	// its typed values', its values schema's. Values files are parsed
+	// together, after every component is decoded.
+	type decoded struct {
+		c                  *api.Component
+		cv                 cue.Value
+		chartErrs, valErrs Errors
+		files              []int
+	}
+	var comps []*decoded
+	var files []valuesFile
 	for iter.Next() {
 		c := &api.Component{}
 		cv := iter.Value()
@@ -369,10 +393,24 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 		if c.Values == nil {
 			c.Values = map[string]any{}
 		}
-		errs = append(errs, resolveChart(c, root, checked)...)
-		errs = append(errs, checkTypedValues(c, cv, root, typed)...)
-		errs = append(errs, checkSchemaValues(c, cv, root)...)
-		b.Components = append(b.Components, c)
+		d := &decoded{c: c, cv: cv}
+		fs, cerrs := resolveChart(c, root, checked)
+		d.chartErrs = cerrs
+		for _, f := range fs {
+			d.files = append(d.files, len(files))
+			files = append(files, f)
+		}
+		comps = append(comps, d)
+	}
+	parsed := parseValues(files, o.ValuesCache)
+	for _, d := range comps {
+		errs = append(errs, d.chartErrs...)
+		for _, i := range d.files {
+			errs = append(errs, parsed[i]...)
+		}
+		errs = append(errs, checkTypedValues(d.c, d.cv, root, typed)...)
+		errs = append(errs, checkSchemaValues(d.c, d.cv, root)...)
+		b.Components = append(b.Components, d.c)
 	}
 	sort.Slice(b.Components, func(i, j int) bool { return b.Components[i].Name < b.Components[j].Name })
 	return b, errs

@@ -25,7 +25,7 @@ func Site(root, bundle, file string) (*api.Project, map[string]any, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	proj, err := project(root, ctx, insts, vals, cfg)
+	proj, err := project(root, ctx, insts, vals, cfg, Options{})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,16 +2,12 @@ package chart
 
 import (
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"hash"
-	"io"
 	"os"
 	"path/filepath"
-	"sync"
 
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 
@@ -19,6 +15,7 @@ import (
 	"github.com/distgen/distgen/generator/inventory"
 
 	"github.com/distgen/distgen/generator/internal/atomicfile"
+	"github.com/distgen/distgen/generator/internal/buildid"
 	"github.com/distgen/distgen/generator/plan"
 )
 
@@ -82,6 +79,9 @@ func (c *Cache) get(key string) ([]byte, *entry, bool) {
 	return archive, &e, true
 }
 
+// ValuesDir is where load keeps parsed values files (see load.Options).
+func (c *Cache) ValuesDir() string { return filepath.Join(c.Dir, "values") }
+
 // put stores a chart's result, the archive first; a cache that cannot be
 // written costs speed only.
 func (c *Cache) put(key string, out *Chart) {
@@ -115,7 +115,7 @@ func (c *Cache) MarkChecked(stamp string) {
 // before Helm parses any of it.
 func key(src *source, s *plan.Step, opts Options) (string, error) {
 	h := sha256.New()
-	id, err := selfID()
+	id, err := buildid.ID()
 	if err != nil {
 		return "", err
 	}
@@ -175,47 +175,4 @@ func count(h hash.Hash, n int) {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(n))
 	field(h, b[:])
-}
-
-var (
-	selfOnce sync.Once
-	self     string
-	selfErr  error
-)
-
-// selfID identifies the running distgen binary: its Go build ID, which
-// changes with any of its sources, or else a hash of the file.
-func selfID() (string, error) {
-	selfOnce.Do(func() {
-		exe, err := os.Executable()
-		if err != nil {
-			selfErr = err
-			return
-		}
-		if f, err := elf.Open(exe); err == nil {
-			defer f.Close()
-			if sec := f.Section(".note.go.buildid"); sec != nil {
-				if data, err := sec.Data(); err == nil && len(data) > 0 {
-					self = "go-buildid:" + string(data)
-					return
-				}
-			}
-		}
-		f, err := os.Open(exe)
-		if err != nil {
-			selfErr = err
-			return
-		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			selfErr = err
-			return
-		}
-		self = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	})
-	if selfErr != nil {
-		return "", errors.Join(errors.New("identifying the distgen binary for the build cache"), selfErr)
-	}
-	return self, nil
 }

@@ -61,6 +61,10 @@ type Options struct {
 	Cache *Cache
 	// Stages, when set, adds up the time of each stage of the build.
 	Stages *timing.Stages
+	// KeepManifests keeps each chart's rendered objects in Manifests (for
+	// template, which prints them). A build drops them once the chart is
+	// built, so that a release's memory is not the sum of its renders.
+	KeepManifests bool
 }
 
 func (o Options) limits() chartdir.Limits {
@@ -82,9 +86,13 @@ type Chart struct {
 	// Archive is the .tgz, byte-for-byte what is written and pushed.
 	Archive []byte
 	// Manifests are the rendered objects by source file ("name/templates/x.yaml",
-	// CRDs as "name/crds/x.yaml"), empty output left out. A chart read from
-	// the cache has none; Render renders it again.
+	// CRDs as "name/crds/x.yaml"), empty output left out, with
+	// Options.KeepManifests. A chart read from the cache has none; Render
+	// renders it again.
 	Manifests map[string]string
+	// Cached is set for a chart read from the cache: it has no CRDs,
+	// Custom or Parsed until rendered again (Objects).
+	Cached bool
 	// Lint holds Helm lint's messages below error severity.
 	Lint []string
 	// Images the rendered objects pull, and those the chart declares in its
@@ -98,6 +106,11 @@ type Chart struct {
 	// kinds were checked when it rendered. A chart read from the cache has
 	// none; Render renders it again.
 	CRDs, Custom []validate.Object
+	// Parsed are the CRDs parsed and checked as the API server would take
+	// them, with the problems found, as Build parsed them: while other
+	// charts build rather than after them all.
+	Parsed    []*validate.CRD
+	CRDErrors []error
 	// Key is the chart's cache key; empty without a cache.
 	Key string
 
@@ -277,7 +290,7 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 				Name: s.Chart, Version: s.Version, Metadata: e.Metadata,
 				Archive: archive, Lint: e.Lint, Images: inventory.Refs(e.Found), Found: e.Found,
 				lazy: func() (*chartv2.Chart, error) { return src.load(s, opts) },
-				caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey, stages: opts.Stages,
+				caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey, stages: opts.Stages, Cached: true,
 			}, nil
 		}
 	}
@@ -305,6 +318,9 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	}
 	out.Manifests, out.Found, out.CRDs, out.Custom = r.manifests, r.found, r.crds, r.custom
 	out.Images = inventory.Refs(out.Found)
+	start = time.Now()
+	out.Parsed, out.CRDErrors = validate.ParseCRDs(out.CRDs)
+	opts.Stages.Since(timing.Validate, start)
 	if !comp.AsIs {
 		start := time.Now()
 		if out.Lint, err = runLint(b, deadline, stage, c, s, out.Manifests, kv); err != nil {
@@ -326,6 +342,9 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 		start := time.Now()
 		opts.Cache.put(cacheKey, out)
 		opts.Stages.Since(timing.Store, start)
+	}
+	if !opts.KeepManifests {
+		out.Manifests = nil
 	}
 	return out, nil
 }

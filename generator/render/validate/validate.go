@@ -194,13 +194,15 @@ type version struct {
 	component string
 	crd       Object
 	served    bool
-	// schema is built on first use: most CRDs of a release are never
-	// instantiated by the release itself.
+	name      string
+	hasSchema bool
+	// schema is built on first use, from the CRD's document parsed again:
+	// most CRDs of a release are never instantiated by the release itself,
+	// and their parsed schemas would hold many times their size in memory.
 	once       sync.Once
 	structural *structuralschema.Structural
 	validator  apivalidation.SchemaValidator
 	err        error
-	raw        *apiextv1.JSONSchemaProps
 }
 
 // NewRelease returns an empty Release.
@@ -208,10 +210,18 @@ func NewRelease() *Release {
 	return &Release{kinds: map[schema.GroupVersionKind]*version{}, groups: map[string]bool{}}
 }
 
-// CRD is a parsed CustomResourceDefinition.
+// CRD is a parsed and checked CustomResourceDefinition: what it defines.
+// Its schemas are not kept (see version).
 type CRD struct {
-	Object Object
-	crd    apiextv1.CustomResourceDefinition
+	Object   Object
+	group    string
+	kind     string
+	versions []crdVersion
+}
+
+type crdVersion struct {
+	name              string
+	served, hasSchema bool
 }
 
 // ParseCRD parses a CRD as the API server would take it: strictly, as
@@ -220,14 +230,15 @@ type CRD struct {
 // in parallel.
 func ParseCRD(o Object) (*CRD, []error) {
 	c := &CRD{Object: o}
-	if err := yaml.UnmarshalStrict(o.Doc, &c.crd); err != nil {
+	var crd apiextv1.CustomResourceDefinition
+	if err := yaml.UnmarshalStrict(o.Doc, &crd); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: ")
 		return nil, []error{&Error{Object: o, Msg: "not a CustomResourceDefinition of apiextensions.k8s.io/v1: " + strings.TrimPrefix(msg, "json: ")}}
 	}
 	for _, f := range []struct {
 		field string
 		empty bool
-	}{{"spec.group", c.crd.Spec.Group == ""}, {"spec.names.kind", c.crd.Spec.Names.Kind == ""}, {"spec.versions", len(c.crd.Spec.Versions) == 0}} {
+	}{{"spec.group", crd.Spec.Group == ""}, {"spec.names.kind", crd.Spec.Names.Kind == ""}, {"spec.versions", len(crd.Spec.Versions) == 0}} {
 		if f.empty {
 			return nil, []error{&Error{Object: o, Field: f.field, Msg: "required, and empty (a CustomResourceDefinition's group, kind and versions name what it defines)"}}
 		}
@@ -236,7 +247,7 @@ func ParseCRD(o Object) (*CRD, []error) {
 	// schemas, versions, protected groups' approval.
 	// It defaults first (singular and list names) and records the storage
 	// version, as the API server's create does.
-	checked := c.crd.DeepCopy()
+	checked := crd.DeepCopy()
 	apiextv1.SetObjectDefaults_CustomResourceDefinition(checked)
 	checked.Status = apiextv1.CustomResourceDefinitionStatus{}
 	for _, v := range checked.Spec.Versions {
@@ -255,19 +266,35 @@ func ParseCRD(o Object) (*CRD, []error) {
 		}
 		return nil, out
 	}
+	c.group, c.kind = crd.Spec.Group, crd.Spec.Names.Kind
+	for _, v := range crd.Spec.Versions {
+		c.versions = append(c.versions, crdVersion{name: v.Name, served: v.Served, hasSchema: v.Schema != nil && v.Schema.OpenAPIV3Schema != nil})
+	}
 	return c, nil
+}
+
+// ParseCRDs parses each of objs with ParseCRD, returning the CRDs and every
+// problem.
+func ParseCRDs(objs []Object) ([]*CRD, []error) {
+	var crds []*CRD
+	var errs []error
+	for _, o := range objs {
+		crd, e := ParseCRD(o)
+		if len(e) > 0 {
+			errs = append(errs, e...)
+			continue
+		}
+		crds = append(crds, crd)
+	}
+	return crds, errs
 }
 
 // AddCRD records the kinds a component's CRD defines.
 func (r *Release) AddCRD(component string, c *CRD) error {
-	spec := c.crd.Spec
-	r.groups[spec.Group] = true
-	for _, v := range spec.Versions {
-		gvk := schema.GroupVersionKind{Group: spec.Group, Version: v.Name, Kind: spec.Names.Kind}
-		ver := &version{component: component, crd: c.Object, served: v.Served}
-		if v.Schema != nil {
-			ver.raw = v.Schema.OpenAPIV3Schema
-		}
+	r.groups[c.group] = true
+	for _, v := range c.versions {
+		gvk := schema.GroupVersionKind{Group: c.group, Version: v.name, Kind: c.kind}
+		ver := &version{component: component, crd: c.Object, served: v.served, name: v.name, hasSchema: v.hasSchema}
 		if prev, ok := r.kinds[gvk]; ok && prev.component != component {
 			return &Error{Object: c.Object, Msg: fmt.Sprintf("%s is defined twice: by component %q too", gvk.GroupKind(), prev.component)}
 		}
@@ -278,11 +305,24 @@ func (r *Release) AddCRD(component string, c *CRD) error {
 
 func (v *version) build() error {
 	v.once.Do(func() {
-		if v.raw == nil {
+		if !v.hasSchema {
+			return
+		}
+		var crd apiextv1.CustomResourceDefinition
+		if v.err = yaml.Unmarshal(v.crd.Doc, &crd); v.err != nil {
+			return
+		}
+		var raw *apiextv1.JSONSchemaProps
+		for _, cv := range crd.Spec.Versions {
+			if cv.Name == v.name && cv.Schema != nil {
+				raw = cv.Schema.OpenAPIV3Schema
+			}
+		}
+		if raw == nil {
 			return
 		}
 		var internal apiextensions.JSONSchemaProps
-		if v.err = apiextv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v.raw, &internal, nil); v.err != nil {
+		if v.err = apiextv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(raw, &internal, nil); v.err != nil {
 			return
 		}
 		if v.structural, v.err = structuralschema.NewStructural(&internal); v.err != nil {
