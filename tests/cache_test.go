@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/distgen/distgen/bench/catalog"
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/render/chart"
+	"github.com/distgen/distgen/generator/timing"
 	"github.com/distgen/distgen/tests/fixture"
 )
 
@@ -141,5 +143,80 @@ func TestBuildCacheKeyCoversInputs(t *testing.T) {
 			t.Errorf("editing %s changed nothing in the release: the case tests nothing", edit.what)
 		}
 		before = fresh
+	}
+}
+
+// An unchanged chart directory is not read again: the build cache's stat
+// index gives its content's digest from what the file system says of its
+// files. A file rewritten with the same size and modification time is
+// still seen (its change time moved), and a stat index that names the
+// wrong content only costs a read.
+func TestBuildCacheStatIndex(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := catalog.WriteOptions(dir, catalog.Options{N: 12, Seed: 5, Small: true}); err != nil {
+		t.Fatal(err)
+	}
+	cache := &chart.Cache{Dir: t.TempDir()}
+	build := func(cache *chart.Cache) (map[string]string, int) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "out")
+		stages := timing.New()
+		a := &action.Build{Project: action.Project{Dir: dir, Bundle: "bench"}, Out: out, Cache: cache, Stages: stages}
+		if _, err := a.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		reads := 0
+		for _, st := range stages.List() {
+			if st.Name == timing.Read {
+				reads = st.Count
+			}
+		}
+		return hashes(t, out), reads
+	}
+	// Files count as unchanged once they have settled (a write within the
+	// file system's timestamp granularity must still change them).
+	time.Sleep(200 * time.Millisecond)
+	fresh, _ := build(nil)
+	if cold, reads := build(cache); !reflect.DeepEqual(cold, fresh) || reads != 12 {
+		t.Fatalf("cold cache: same tree %v, %d charts read, want 12", reflect.DeepEqual(cold, fresh), reads)
+	}
+	if warm, reads := build(cache); !reflect.DeepEqual(warm, fresh) || reads != 0 {
+		t.Fatalf("warm cache: same tree %v, %d charts read, want none", reflect.DeepEqual(warm, fresh), reads)
+	}
+
+	// The same size, the same modification time, other content.
+	values := filepath.Join(dir, "packages", "system", "c0004", "values.yaml")
+	info, err := os.Stat(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixture.Edit(t, values, "message: hello", "message: HELLO")
+	if err := os.Chtimes(values, info.ModTime(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ = build(nil)
+	if changed, reads := build(cache); !reflect.DeepEqual(changed, fresh) || reads != 1 {
+		t.Fatalf("after a same-size edit: same tree as without the cache %v, %d charts read, want 1", reflect.DeepEqual(changed, fresh), reads)
+	}
+
+	// Every stat index entry names other content: each chart is read, the
+	// tree is still right, and the index is put right.
+	time.Sleep(200 * time.Millisecond)
+	build(cache)
+	index, _ := filepath.Glob(filepath.Join(cache.Dir, "stat", "*", "*"))
+	if len(index) < 12 {
+		t.Fatalf("%d stat index entries, want 12 or more", len(index))
+	}
+	for _, e := range index {
+		if err := os.WriteFile(e, bytes.Repeat([]byte{7}, 32), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if wrong, reads := build(cache); !reflect.DeepEqual(wrong, fresh) || reads != 12 {
+		t.Fatalf("wrong stat index: same tree %v, %d charts read, want 12", reflect.DeepEqual(wrong, fresh), reads)
+	}
+	if _, reads := build(cache); reads != 0 {
+		t.Errorf("the stat index was not put right: %d charts read", reads)
 	}
 }

@@ -77,16 +77,54 @@ func Check(dir, shown string, lim Limits) error {
 	return err
 }
 
+// Entry is a file Read would return, as the file system describes it.
+type Entry struct {
+	Name string
+	Stat Stat
+}
+
+// Stat is what changes when a file's content may have: its size, its
+// modification and change times, and which file it is. Ok is false where
+// the platform does not tell all of them.
+type Stat struct {
+	Size            int64
+	ModNs, ChangeNs int64
+	Inode, Device   uint64
+	Ok              bool
+}
+
+// List returns the files Read would return, with their Stat, reading none
+// of them; it refuses what Read refuses.
+func List(dir, shown string, lim Limits) ([]Entry, error) {
+	files, err := walk(dir, shown, lim, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, len(files))
+	for i, f := range files {
+		out[i] = f.entry
+	}
+	return out, nil
+}
+
 // Read returns the files of the chart directory dir that Helm would load,
 // as Helm's loader.LoadFiles takes them. Every problem is reported, each as
 // a *Problem naming the file under shown.
 func Read(dir, shown string, lim Limits) ([]*archive.BufferedFile, error) {
-	return walk(dir, shown, lim, true)
+	found, err := walk(dir, shown, lim, true)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]*archive.BufferedFile, len(found))
+	for i, f := range found {
+		files[i] = f.file
+	}
+	return files, nil
 }
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-func walk(dir, shown string, lim Limits, read bool) ([]*archive.BufferedFile, error) {
+func walk(dir, shown string, lim Limits, read bool) ([]walked, error) {
 	top, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return nil, err
@@ -106,7 +144,7 @@ func walk(dir, shown string, lim Limits, read bool) ([]*archive.BufferedFile, er
 	if len(w.problems) > 0 {
 		return nil, errors.Join(w.problems...)
 	}
-	sort.Slice(w.files, func(i, j int) bool { return w.files[i].Name < w.files[j].Name })
+	sort.Slice(w.files, func(i, j int) bool { return w.files[i].name() < w.files[j].name() })
 	return w.files, nil
 }
 
@@ -119,8 +157,21 @@ type walker struct {
 	// the tree is refused rather than followed forever.
 	open     map[string]bool
 	total    int64
-	files    []*archive.BufferedFile
+	files    []walked
 	problems []error
+}
+
+// walked is a file found: read, or described.
+type walked struct {
+	file  *archive.BufferedFile
+	entry Entry
+}
+
+func (w walked) name() string {
+	if w.file != nil {
+		return w.file.Name
+	}
+	return w.entry.Name
 }
 
 func (w *walker) fail(name, format string, args ...any) {
@@ -188,6 +239,7 @@ func (w *walker) dir(real, prefix string) {
 			return
 		}
 		if !w.read {
+			w.files = append(w.files, walked{entry: Entry{Name: name, Stat: statOf(info)}})
 			continue
 		}
 		data, err := regular.Read(path, w.lim.File)
@@ -195,7 +247,7 @@ func (w *walker) dir(real, prefix string) {
 			w.fail(name, "%v", err)
 			continue
 		}
-		w.files = append(w.files, &archive.BufferedFile{Name: name, ModTime: info.ModTime(), Data: bytes.TrimPrefix(data, utf8BOM)})
+		w.files = append(w.files, walked{file: &archive.BufferedFile{Name: name, ModTime: info.ModTime(), Data: bytes.TrimPrefix(data, utf8BOM)}})
 	}
 }
 

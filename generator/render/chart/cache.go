@@ -8,10 +8,12 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"time"
 
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 
 	"github.com/distgen/distgen/generator/api"
+	"github.com/distgen/distgen/generator/chartdir"
 	"github.com/distgen/distgen/generator/inventory"
 
 	"github.com/distgen/distgen/generator/internal/atomicfile"
@@ -110,10 +112,10 @@ func (c *Cache) MarkChecked(stamp string) {
 	}
 }
 
-// key is the cache key of building the chart of step s, read as src, with
-// opts: everything load, lint, render and package read, hashed as read,
-// before Helm parses any of it.
-func key(src *source, s *plan.Step, opts Options) (string, error) {
+// key is the cache key of building the chart of step s with opts, whose
+// files (names) hash to digest (filesDigest): everything load, lint,
+// render and package read, hashed as read, before Helm parses any of it.
+func key(digest []byte, names map[string]bool, s *plan.Step, opts Options) (string, error) {
 	h := sha256.New()
 	id, err := buildid.ID()
 	if err != nil {
@@ -133,12 +135,8 @@ func key(src *source, s *plan.Step, opts Options) (string, error) {
 	}{Values: s.Values, Release: comp.ReleaseName, Namespace: comp.Namespace, KubeVersion: opts.KubeVersion,
 		ReleaseDate: opts.ReleaseDate.UTC().String(), Chart: s.Chart, ChartVersion: s.Version, AsIs: comp.AsIs,
 		Component: comp.Name, Bundle: opts.Bundle, Path: comp.Chart.Path, ValuesFiles: comp.ValuesFiles, Upstream: comp.Chart.Upstream}
-	// The merged values files are the chart's files, hashed below, unless
-	// one of them is not among the files Helm loads (.helmignore).
-	names := make(map[string]bool, len(src.files))
-	for _, f := range src.files {
-		names[f.Name] = true
-	}
+	// The merged values files are the chart's files, hashed in digest,
+	// unless one of them is not among the files Helm loads (.helmignore).
 	for _, f := range comp.ValuesFiles {
 		if !names[filepath.ToSlash(f)] {
 			in.ChartValues = s.ChartValues
@@ -149,6 +147,14 @@ func key(src *source, s *plan.Step, opts Options) (string, error) {
 		return "", err
 	}
 	field(h, inputs)
+	field(h, digest)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// filesDigest hashes what a chart build reads from disk: the chart
+// directory's files, names and bytes, or the upstream archives.
+func filesDigest(src *source) []byte {
+	h := sha256.New()
 	count(h, len(src.files))
 	for _, f := range src.files {
 		field(h, []byte(f.Name))
@@ -158,7 +164,63 @@ func key(src *source, s *plan.Step, opts Options) (string, error) {
 	for _, a := range src.upstream {
 		field(h, a)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return h.Sum(nil)
+}
+
+// The stat index maps what the file system says of a chart directory's
+// files (names, sizes, modification and change times, inodes) to the
+// digest of their content, so that a rebuild of an unchanged chart reads
+// none of its files. A fingerprint is recorded only when every file was
+// last changed well before the files were read (settled), so that a write
+// later within the file system's timestamp granularity changes it.
+const settled = 100 * time.Millisecond
+
+// fingerprint is the stat index key of a chart directory's entries, and
+// whether they may be recorded as of before (when they were listed).
+func fingerprint(dir string, entries []chartdir.Entry, before time.Time) (string, bool) {
+	h := sha256.New()
+	id, err := buildid.ID()
+	if err != nil {
+		return "", false
+	}
+	field(h, []byte(id))
+	field(h, []byte(dir))
+	count(h, len(entries))
+	ok := true
+	limit := before.Add(-settled).UnixNano()
+	for _, e := range entries {
+		st := e.Stat
+		field(h, []byte(e.Name))
+		var b [40]byte
+		binary.BigEndian.PutUint64(b[0:], uint64(st.Size))
+		binary.BigEndian.PutUint64(b[8:], uint64(st.ModNs))
+		binary.BigEndian.PutUint64(b[16:], uint64(st.ChangeNs))
+		binary.BigEndian.PutUint64(b[24:], st.Inode)
+		binary.BigEndian.PutUint64(b[32:], st.Device)
+		field(h, b[:])
+		if !st.Ok || st.ModNs >= limit || st.ChangeNs >= limit {
+			ok = false
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), ok
+}
+
+// digestOf returns the content digest the stat index holds for fp.
+func (c *Cache) digestOf(fp string) ([]byte, bool) {
+	b, err := os.ReadFile(filepath.Join(c.Dir, "stat", fp[:2], fp))
+	if err != nil || len(b) != sha256.Size {
+		return nil, false
+	}
+	return b, true
+}
+
+// putDigest records the content digest of fp; a cache that cannot be
+// written costs speed only.
+func (c *Cache) putDigest(fp string, digest []byte) {
+	dir := filepath.Join(c.Dir, "stat", fp[:2])
+	if os.MkdirAll(dir, 0o755) == nil {
+		_ = atomicfile.Write(filepath.Join(dir, fp), digest)
+	}
 }
 
 // field writes b with its length, so that no two sequences of fields hash

@@ -255,12 +255,6 @@ func (e *InvalidError) Unwrap() []error { return e.Errs }
 // Build packages, lints and renders the chart of one step.
 func Build(s *plan.Step, opts Options) (*Chart, error) {
 	comp := s.Component
-	start := time.Now()
-	src, err := read(s, opts)
-	if err != nil {
-		return nil, err
-	}
-	opts.Stages.Since(timing.Read, start)
 	caps := common.DefaultCapabilities.Copy()
 	if opts.KubeVersion == "" {
 		opts.KubeVersion = DefaultKubeVersion
@@ -271,13 +265,48 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	}
 	caps.KubeVersion = *kv
 
-	// The key is taken from what was read, before Helm parses anything:
-	// an unchanged chart is neither loaded nor linted, rendered and
-	// packaged again.
-	var cacheKey string
+	// The key is taken from what is read, before Helm parses anything, and
+	// from the stat index without reading when the chart directory's files
+	// are as they were: an unchanged chart is neither read nor loaded,
+	// linted, rendered and packaged again.
+	var src *source
+	var cacheKey, fp string
+	var digest []byte
 	if opts.Cache != nil {
 		start := time.Now()
-		if cacheKey, err = key(src, s, opts); err != nil {
+		var names map[string]bool
+		if comp.ChartDir != "" {
+			entries, err := chartdir.List(comp.ChartDir, shownPath(s, opts), opts.limits())
+			if err != nil {
+				return nil, err
+			}
+			names = make(map[string]bool, len(entries))
+			for _, e := range entries {
+				names[e.Name] = true
+			}
+			var settled bool
+			if fp, settled = fingerprint(comp.ChartDir, entries, start); settled {
+				digest, _ = opts.Cache.digestOf(fp)
+			} else {
+				fp = ""
+			}
+		}
+		opts.Stages.Since(timing.Key, start)
+		if digest == nil {
+			start := time.Now()
+			if src, err = read(s, opts); err != nil {
+				return nil, err
+			}
+			opts.Stages.Since(timing.Read, start)
+			start = time.Now()
+			digest, names = filesDigest(src), src.names()
+			if fp != "" {
+				opts.Cache.putDigest(fp, digest)
+			}
+			opts.Stages.Since(timing.Key, start)
+		}
+		start = time.Now()
+		if cacheKey, err = key(digest, names, s, opts); err != nil {
 			return nil, err
 		}
 		archive, e, ok := opts.Cache.get(cacheKey)
@@ -289,12 +318,29 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 			return &Chart{
 				Name: s.Chart, Version: s.Version, Metadata: e.Metadata,
 				Archive: archive, Lint: e.Lint, Images: inventory.Refs(e.Found), Found: e.Found,
-				lazy: func() (*chartv2.Chart, error) { return src.load(s, opts) },
+				lazy: func() (*chartv2.Chart, error) { return reread(s, opts, digest) },
 				caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey, stages: opts.Stages, Cached: true,
 			}, nil
 		}
 	}
-	start = time.Now()
+	if src == nil {
+		start := time.Now()
+		if src, err = read(s, opts); err != nil {
+			return nil, err
+		}
+		opts.Stages.Since(timing.Read, start)
+		// The stat index said what the files held; they are hashed again
+		// as read, so the key is that of what is built.
+		if now := filesDigest(src); digest != nil && !bytes.Equal(now, digest) {
+			if cacheKey, err = key(now, src.names(), s, opts); err != nil {
+				return nil, err
+			}
+			if fp != "" {
+				opts.Cache.putDigest(fp, now)
+			}
+		}
+	}
+	start := time.Now()
 	c, err := src.load(s, opts)
 	if err != nil {
 		return nil, err
@@ -434,12 +480,8 @@ func read(s *plan.Step, opts Options) (*source, error) {
 	comp := s.Component
 	src := &source{}
 	if comp.ChartDir != "" {
-		shown := comp.Chart.Path
-		if shown == "" { // an app chart
-			shown, _ = filepath.Rel(opts.Root, comp.ChartDir)
-		}
 		var err error
-		if src.files, err = chartdir.Read(comp.ChartDir, filepath.ToSlash(shown), opts.limits()); err != nil {
+		if src.files, err = chartdir.Read(comp.ChartDir, shownPath(s, opts), opts.limits()); err != nil {
 			return nil, err
 		}
 		return src, nil
@@ -455,6 +497,37 @@ func read(s *plan.Step, opts Options) (*source, error) {
 		src.upstream = append(src.upstream, archive)
 	}
 	return src, nil
+}
+
+// reread reads and loads the chart of a step that came from the cache,
+// which must still hold what the cache key was taken from.
+func reread(s *plan.Step, opts Options, digest []byte) (*chartv2.Chart, error) {
+	src, err := read(s, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(filesDigest(src), digest) {
+		return nil, fmt.Errorf("chart %s changed while it was being built", shownPath(s, opts))
+	}
+	return src.load(s, opts)
+}
+
+// shownPath is how errors name a step's chart directory.
+func shownPath(s *plan.Step, opts Options) string {
+	shown := s.Component.Chart.Path
+	if shown == "" { // an app chart
+		shown, _ = filepath.Rel(opts.Root, s.Component.ChartDir)
+	}
+	return filepath.ToSlash(shown)
+}
+
+// names are the names of a chart directory's files.
+func (src *source) names() map[string]bool {
+	names := make(map[string]bool, len(src.files))
+	for _, f := range src.files {
+		names[f.Name] = true
+	}
+	return names
 }
 
 // load loads the chart of a step as Helm does and sets what distgen owns:
