@@ -4,6 +4,10 @@
 // median of the per-round ratios, with each side's peak resident memory.
 //
 //	go run ./bench/compare -n 100 -rounds 5 -out docs/benchmarks.md
+//	go run ./bench/compare -shape real -n 100 -rounds 3 -out docs/benchmarks.md
+//
+// Each run writes its own section of the report file, between markers
+// that name the shape and size, and leaves the rest of the file alone.
 //
 // It needs the helm v3 and v4 CLIs ($DISTGEN_HELM3, $DISTGEN_HELM4), crane
 // ($DISTGEN_CRANE), the flux CLI ($DISTGEN_FLUX) and a registry process
@@ -187,6 +191,7 @@ func main() {
 	rounds := flag.Int("rounds", 5, "A/B rounds")
 	seed := flag.Uint64("seed", 1, "catalog seed")
 	only := flag.String("only", "", "run only these comparisons (comma-separated: build,push,mirror)")
+	shape := flag.String("shape", "simple", "the catalog's charts: simple (one tiny chart each) or real (shaped like a production platform's)")
 	out := flag.String("out", "", "also write the report (markdown) to this file")
 	flag.Parse()
 	log.SetFlags(0)
@@ -223,7 +228,11 @@ func main() {
 		log.Fatal(err)
 	}
 	proj := filepath.Join(work, "catalog")
-	if err := catalog.WriteOptions(proj, catalog.Options{N: *n, Seed: *seed, Image: image}); err != nil {
+	if err := catalog.WriteOptions(proj, catalog.Options{N: *n, Seed: *seed, Image: image, Shape: catalog.Shape(*shape)}); err != nil {
+		log.Fatal(err)
+	}
+	stats, err := catalog.Measure(proj)
+	if err != nil {
 		log.Fatal(err)
 	}
 	// One build to learn the charts' versions and fill the build cache;
@@ -372,8 +381,26 @@ func main() {
 		log.Printf("round %d of %d done", round+1, *rounds)
 	}
 
+	// Where distgen's time goes, stage by stage: one cold and one warm
+	// build with --timings, after the rounds.
+	var stages [2]string
+	for i, args := range [][]string{
+		{"build", "-C", proj, "--out", filepath.Join(work, "stages"), "--no-cache", "--timings"},
+		{"build", "-C", proj, "--out", filepath.Join(work, "stages"), "--timings"},
+	} {
+		var errb bytes.Buffer
+		cmd := exec.Command(distgen, args...)
+		cmd.Stderr = &errb
+		fail(cmd.Run())
+		for _, line := range strings.Split(errb.String(), "\n") {
+			if line != "" && !strings.HasPrefix(line, "warning:") && !strings.HasPrefix(line, "wrote ") {
+				stages[i] += line + "\n"
+			}
+		}
+	}
+
 	var rep strings.Builder
-	fmt.Fprintf(&rep, "Catalog: %d components (seed %d), %d of them with 2–6 MB of CRDs; %d rounds, A/B order flipped every round.\n", *n, *seed, *n/catalog.LargeEvery, *rounds)
+	fmt.Fprintf(&rep, "Catalog: %d components (seed %d, shape %s): %s; %d rounds, A/B order flipped every round.\n", *n, *seed, *shape, stats, *rounds)
 	fmt.Fprintf(&rep, "Machine: %d CPUs, %s, %s/%s. Registry: distribution (docker-registry) on loopback.\n\n", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	rep.WriteString("| comparison | distgen (median) | alternative | alternative (median) | ratio (median of pairs) | peak RSS distgen / alternative | target |\n|---|---|---|---|---|---|---|\n")
 	for _, p := range pairs {
@@ -401,26 +428,26 @@ func main() {
 			}
 		}
 	}
+	fmt.Fprintf(&rep, "\nStages of one build, in process (`distgen build --no-cache --timings`, then again with the build cache warm, `distgen build --timings`); the stages of many charts add up the time of each, on %d CPUs:\n\n", runtime.NumCPU())
+	fmt.Fprintf(&rep, "```\n# cold\n%s\n# warm\n%s```\n", stages[0], stages[1])
 	fmt.Print(rep.String())
 	if *out != "" {
-		fail(writeReport(*out, rep.String()))
+		fail(writeReport(*out, fmt.Sprintf("%s n=%d", *shape, *n), rep.String()))
 	}
 }
 
-// Markers around the generated part of a report file; the rest is prose.
-const (
-	beginMarker = "<!-- bench/compare: begin -->"
-	endMarker   = "<!-- bench/compare: end -->"
-)
-
-// writeReport puts report between the markers of the file at path, or
-// writes the file when it has none, through a temporary file and a rename.
-func writeReport(path, report string) error {
-	body := beginMarker + "\n" + report + endMarker + "\n"
+// writeReport puts report between the markers of section in the file at
+// path (a section per catalog; the rest is prose), or appends the section
+// when the file has none, through a temporary file and a rename.
+func writeReport(path, section, report string) error {
+	begin, end := "<!-- bench/compare "+section+": begin -->", "<!-- bench/compare "+section+": end -->"
+	body := begin + "\n" + report + end + "\n"
 	if old, err := os.ReadFile(path); err == nil {
 		s := string(old)
-		if i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker); i >= 0 && j > i {
-			body = s[:i] + body + strings.TrimPrefix(s[j+len(endMarker):], "\n")
+		if i, j := strings.Index(s, begin), strings.Index(s, end); i >= 0 && j > i {
+			body = s[:i] + body + strings.TrimPrefix(s[j+len(end):], "\n")
+		} else {
+			body = s + "\n" + body
 		}
 	}
 	tmp := path + ".tmp"

@@ -3,8 +3,6 @@ package action
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -374,13 +372,12 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	}
 	for i, s := range steps {
 		c := s.Component
-		sum := sha256.Sum256(charts[i].Archive)
 		rc := api.ReleaseComponent{
 			Name: c.Name, Namespace: c.Namespace, ReleaseName: c.ReleaseName,
 			Chart: api.ArtifactRef{
 				Repository: "charts/" + s.Chart, Tag: s.Version, Digest: digests[i],
 				File:   "charts/" + chart.FileName(s.Chart, s.Version),
-				SHA256: hex.EncodeToString(sum[:]), Size: int64(len(charts[i].Archive)),
+				SHA256: charts[i].SHA256, Size: int64(len(charts[i].Archive)),
 			},
 			Upstream: c.Chart.Upstream,
 			Images:   charts[i].Images,

@@ -2,8 +2,6 @@ package action
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -190,10 +188,9 @@ func RenderTenants(ctx context.Context, proj *api.Project, tb *api.TenantBundle,
 	for i, c := range charts {
 		byDigest[apps[i]] = digests[i]
 		byApp[apps[i]] = c
-		sum := sha256.Sum256(c.Archive)
 		rel.Apps = append(rel.Apps, api.ReleaseApp{Name: apps[i], Chart: api.ArtifactRef{
 			Repository: "apps/" + apps[i], Tag: c.Version, Digest: digests[i],
-			File: "apps/" + chart.FileName(c.Name, c.Version), SHA256: hex.EncodeToString(sum[:]), Size: int64(len(c.Archive)),
+			File: "apps/" + chart.FileName(c.Name, c.Version), SHA256: c.SHA256, Size: int64(len(c.Archive)),
 		}, Images: c.Images})
 	}
 	out := &TenantOutput{Apps: charts, Files: map[string][]flux.File{}, Release: rel}

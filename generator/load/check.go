@@ -32,13 +32,21 @@ type valuesFile struct {
 	data  []byte
 }
 
+// dirCheck is a chart directory to check (checkDirs), for the component
+// that first uses it.
+type dirCheck struct {
+	c         *api.Component
+	dir, path string
+}
+
 // resolveChart checks a component's chart source, resolves its directory and
-// reads its values files, which it returns to be parsed.
+// reads its values files, which it returns to be parsed, with the chart
+// directory to be checked (nil when another component's check covers it).
 //
 // The files of a chart directory are checked once (checked holds the
 // directories done), so a problem in a chart that several components share
 // is reported once, at the first of them.
-func resolveChart(c *api.Component, root string, checked map[string]bool) ([]valuesFile, Errors) {
+func resolveChart(c *api.Component, root string, checked map[string]bool) ([]valuesFile, *dirCheck, Errors) {
 	fail := func(format string, args ...any) Errors {
 		return Errors{{Pos: c.Pos, Component: c.Name, Msg: fmt.Sprintf(format, args...)}}
 	}
@@ -46,43 +54,40 @@ func resolveChart(c *api.Component, root string, checked map[string]bool) ([]val
 	src := c.Chart
 	switch {
 	case src.Path != "" && len(src.Upstream) > 0:
-		return nil, fail("chart sets both path and upstream; set one")
+		return nil, nil, fail("chart sets both path and upstream; set one")
 	case src.Path == "" && len(src.Upstream) == 0:
-		return nil, fail("chart sets neither path nor upstream; set one")
+		return nil, nil, fail("chart sets neither path nor upstream; set one")
 	case len(src.Upstream) > 0:
 		if len(c.ValuesFiles) > 1 || (len(c.ValuesFiles) == 1 && c.ValuesFiles[0] != "values.yaml") {
-			return nil, fail("valuesFiles need a chart directory; a wrapped upstream chart takes its values from the bundle")
+			return nil, nil, fail("valuesFiles need a chart directory; a wrapped upstream chart takes its values from the bundle")
 		}
 		c.ValuesFiles = nil
 		seen := map[string]bool{}
 		for _, u := range src.Upstream {
 			if seen[u.DependencyName()] {
-				return nil, fail("upstream chart %q appears twice; give one an alias", u.DependencyName())
+				return nil, nil, fail("upstream chart %q appears twice; give one an alias", u.DependencyName())
 			}
 			seen[u.DependencyName()] = true
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
 	dir := filepath.Join(root, filepath.FromSlash(src.Path))
 	if rel, err := filepath.Rel(filepath.Join(root, "packages"), dir); err != nil || strings.HasPrefix(rel, "..") {
-		return nil, fail("chart path %q leaves packages/", src.Path)
+		return nil, nil, fail("chart path %q leaves packages/", src.Path)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
-		return nil, fail("chart directory %s: no Chart.yaml (missing chart directory?)", src.Path)
+		return nil, nil, fail("chart directory %s: no Chart.yaml (missing chart directory?)", src.Path)
 	}
 	real, err := chartdir.Resolve(root, dir)
 	if err != nil {
-		return nil, fail("chart directory %s: %v", src.Path, err)
+		return nil, nil, fail("chart directory %s: %v", src.Path, err)
 	}
 	c.ChartDir = real
 	var errs Errors
+	var check *dirCheck
 	if !checked[real] {
 		checked[real] = true
-		if err := chartdir.Check(real, src.Path, chartdir.DefaultLimits); err != nil {
-			for _, e := range unjoin(err) {
-				errs = append(errs, fail("%v", e)...)
-			}
-		}
+		check = &dirCheck{c: c, dir: real, path: src.Path}
 	}
 	for _, f := range c.ValuesFiles {
 		shown := filepath.ToSlash(filepath.Join(src.Path, f))
@@ -98,7 +103,28 @@ func resolveChart(c *api.Component, root string, checked map[string]bool) ([]val
 		files = append(files, valuesFile{c: c, index: len(c.FileValues), shown: shown, data: data})
 		c.FileValues = append(c.FileValues, nil)
 	}
-	return files, errs
+	return files, check, errs
+}
+
+// checkDirs checks chart directories (walking them is much of a large
+// project's load), several at once, and returns each one's problems, by
+// position in checks.
+func checkDirs(checks []*dirCheck) []Errors {
+	errs := make([]Errors, len(checks))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, ck := range checks {
+		g.Go(func() error {
+			if err := chartdir.Check(ck.dir, ck.path, chartdir.DefaultLimits); err != nil {
+				for _, e := range unjoin(err) {
+					errs[i] = append(errs[i], &Error{Pos: ck.c.Pos, Component: ck.c.Name, Msg: e.Error()})
+				}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errs
 }
 
 // parseValues parses values files as Helm does, several at once (parsing

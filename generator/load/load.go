@@ -373,13 +373,15 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 	// its typed values', its values schema's. Values files are parsed
 	// together, after every component is decoded.
 	type decoded struct {
-		c                  *api.Component
-		cv                 cue.Value
-		chartErrs, valErrs Errors
-		files              []int
+		c         *api.Component
+		cv        cue.Value
+		chartErrs Errors
+		files     []int
+		check     int
 	}
 	var comps []*decoded
 	var files []valuesFile
+	var checks []*dirCheck
 	for iter.Next() {
 		c := &api.Component{}
 		cv := iter.Value()
@@ -393,9 +395,13 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 		if c.Values == nil {
 			c.Values = map[string]any{}
 		}
-		d := &decoded{c: c, cv: cv}
-		fs, cerrs := resolveChart(c, root, checked)
+		d := &decoded{c: c, cv: cv, check: -1}
+		fs, ck, cerrs := resolveChart(c, root, checked)
 		d.chartErrs = cerrs
+		if ck != nil {
+			d.check = len(checks)
+			checks = append(checks, ck)
+		}
 		for _, f := range fs {
 			d.files = append(d.files, len(files))
 			files = append(files, f)
@@ -403,7 +409,11 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 		comps = append(comps, d)
 	}
 	parsed := parseValues(files, o.ValuesCache)
+	dirErrs := checkDirs(checks)
 	for _, d := range comps {
+		if d.check >= 0 {
+			errs = append(errs, dirErrs[d.check]...)
+		}
 		errs = append(errs, d.chartErrs...)
 		for _, i := range d.files {
 			errs = append(errs, parsed[i]...)

@@ -87,8 +87,7 @@ func (c *Cache) ValuesDir() string { return filepath.Join(c.Dir, "values") }
 // put stores a chart's result, the archive first; a cache that cannot be
 // written costs speed only.
 func (c *Cache) put(key string, out *Chart) {
-	sum := sha256.Sum256(out.Archive)
-	b, err := json.Marshal(entry{SHA256: hex.EncodeToString(sum[:]), Metadata: out.Metadata, Lint: out.Lint, Found: out.Found, Rendered: renderedSize(out.Manifests)})
+	b, err := json.Marshal(entry{SHA256: out.SHA256, Metadata: out.Metadata, Lint: out.Lint, Found: out.Found, Rendered: renderedSize(out.Manifests)})
 	if err != nil || os.MkdirAll(filepath.Dir(c.path(key, "")), 0o755) != nil {
 		return
 	}

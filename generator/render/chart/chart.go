@@ -3,6 +3,8 @@ package chart
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -85,6 +87,9 @@ type Chart struct {
 	Metadata *chartv2.Metadata
 	// Archive is the .tgz, byte-for-byte what is written and pushed.
 	Archive []byte
+	// SHA256 is the archive's SHA-256, hex (computed as the chart builds,
+	// in parallel with the others).
+	SHA256 string
 	// Manifests are the rendered objects by source file ("name/templates/x.yaml",
 	// CRDs as "name/crds/x.yaml"), empty output left out, with
 	// Options.KeepManifests. A chart read from the cache has none; Render
@@ -317,7 +322,7 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 			}
 			return &Chart{
 				Name: s.Chart, Version: s.Version, Metadata: e.Metadata,
-				Archive: archive, Lint: e.Lint, Images: inventory.Refs(e.Found), Found: e.Found,
+				Archive: archive, SHA256: e.SHA256, Lint: e.Lint, Images: inventory.Refs(e.Found), Found: e.Found,
 				lazy: func() (*chartv2.Chart, error) { return reread(s, opts, digest) },
 				caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey, stages: opts.Stages, Cached: true,
 			}, nil
@@ -383,6 +388,8 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	if out.Archive, err = os.ReadFile(path); err != nil {
 		return nil, err
 	}
+	sum := sha256.Sum256(out.Archive)
+	out.SHA256 = hex.EncodeToString(sum[:])
 	opts.Stages.Since(timing.Package, start)
 	if opts.Cache != nil {
 		start := time.Now()

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"runtime"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
@@ -46,23 +49,34 @@ func Render(p *plan.Plan, digests map[string]string) ([]File, error) {
 		return nil, err
 	}
 	files = append(files, File{Path: "namespaces.yaml", Data: nsDocs})
-	for _, s := range p.Steps {
-		digest, ok := digests[s.Chart]
-		if !ok {
-			return nil, fmt.Errorf("component %q: no digest for chart %q", s.Component.Name, s.Chart)
-		}
-		repo := OCIRepository(p.Bundle.Name, s, digest)
-		hr, err := HelmRelease(p.Bundle.Name, s)
-		if err != nil {
-			return nil, fmt.Errorf("component %q: %w", s.Component.Name, err)
-		}
-		docs, err := MarshalAll(repo, hr)
-		if err != nil {
-			return nil, fmt.Errorf("component %q: %w", s.Component.Name, err)
-		}
-		files = append(files, File{Path: ComponentFile(s.Component.Name), Data: docs})
+	// Each component's objects are marshalled on their own (YAML is most
+	// of the cost), several at once, into their place in order.
+	comps := make([]File, len(p.Steps))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, s := range p.Steps {
+		g.Go(func() error {
+			digest, ok := digests[s.Chart]
+			if !ok {
+				return fmt.Errorf("component %q: no digest for chart %q", s.Component.Name, s.Chart)
+			}
+			repo := OCIRepository(p.Bundle.Name, s, digest)
+			hr, err := HelmRelease(p.Bundle.Name, s)
+			if err != nil {
+				return fmt.Errorf("component %q: %w", s.Component.Name, err)
+			}
+			docs, err := MarshalAll(repo, hr)
+			if err != nil {
+				return fmt.Errorf("component %q: %w", s.Component.Name, err)
+			}
+			comps[i] = File{Path: ComponentFile(s.Component.Name), Data: docs}
+			return nil
+		})
 	}
-	return WithKustomization(files)
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return WithKustomization(append(files, comps...))
 }
 
 // WithKustomization adds the kustomization.yaml that lists files as its
