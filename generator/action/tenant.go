@@ -139,7 +139,7 @@ func appStep(proj *api.Project, app string) (*plan.Step, error) {
 		ValuesFiles: []string{"values.yaml"}, Values: map[string]any{}, ChartDir: dir,
 		FileValues: []map[string]any{values},
 	}
-	return &plan.Step{Component: c, Chart: app, Version: version, ChartValues: values, Values: map[string]any{}, FinalValues: values}, nil
+	return &plan.Step{Component: c, Chart: app, Version: version, ChartValues: values, Values: map[string]any{}}, nil
 }
 
 // RenderTenants builds a tenant bundle in memory.

@@ -32,8 +32,6 @@ type Step struct {
 	ChartValues map[string]any
 	// Values are the bundle's values; they go into the HelmRelease.
 	Values map[string]any
-	// FinalValues are ChartValues with Values over them: what Helm renders.
-	FinalValues map[string]any
 	// DependsOn are the steps this one waits for, sorted by name.
 	DependsOn []Ref
 	// Site is true when the release reads the site's values.
@@ -61,6 +59,10 @@ type Namespace struct {
 	// Components installed into it, sorted.
 	Components []string
 }
+
+// Final returns ChartValues with Values over them: what Helm renders. It
+// is computed when asked, not kept: a release's values are large.
+func (s *Step) Final() map[string]any { return Merge(s.ChartValues, s.Values) }
 
 // Build plans a bundle. The bundle must have passed load's checks; Build
 // still refuses a cycle or a dangling dependency rather than loop or guess.
@@ -114,7 +116,6 @@ func Build(b *api.Bundle) (*Plan, error) {
 			s.ChartValues = Merge(s.ChartValues, fv)
 		}
 		s.Values = Clone(c.Values)
-		s.FinalValues = Merge(s.ChartValues, s.Values)
 		for _, d := range c.DependsOn {
 			s.DependsOn = append(s.DependsOn, Ref{Name: d, Namespace: byName[d].Namespace})
 		}

@@ -80,8 +80,8 @@ func TestBuild(t *testing.T) {
 	if want := map[string]any{"a": 1.0, "m": map[string]any{"x": 1.0, "y": 2.0}}; !reflect.DeepEqual(g.ChartValues, want) {
 		t.Errorf("chart values %v, want %v", g.ChartValues, want)
 	}
-	if want := map[string]any{"a": 3.0, "m": map[string]any{"x": 1.0, "y": 2.0}}; !reflect.DeepEqual(g.FinalValues, want) {
-		t.Errorf("final values %v, want %v", g.FinalValues, want)
+	if want := map[string]any{"a": 3.0, "m": map[string]any{"x": 1.0, "y": 2.0}}; !reflect.DeepEqual(g.Final(), want) {
+		t.Errorf("final values %v, want %v", g.Final(), want)
 	}
 	want := []Namespace{
 		{Name: "ns1", Privileged: true, PodSecurity: api.PodSecurityPrivileged, Components: []string{"beta", "zeta"}},

@@ -158,7 +158,11 @@ func (c *Chart) chart() (*chartv2.Chart, error) {
 // objects by source file and the images they and the chart declare.
 func (c *Chart) Render(release, namespace string, values map[string]any) (map[string]string, []inventory.Found, error) {
 	b := c.bounds.orDefault()
-	r, err := c.render(b, time.Now().Add(b.Timeout), release, namespace, values)
+	loaded, err := c.chart()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := c.render(loaded, b, time.Now().Add(b.Timeout), release, namespace, values)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -169,7 +173,11 @@ func (c *Chart) Render(release, namespace string, values map[string]any) (map[st
 // custom resources: for a chart read from the cache, which has none.
 func (c *Chart) Objects(release, namespace string, values map[string]any) (crds, custom []validate.Object, err error) {
 	b := c.bounds.orDefault()
-	r, err := c.render(b, time.Now().Add(b.Timeout), release, namespace, values)
+	loaded, err := c.chart()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := c.render(loaded, b, time.Now().Add(b.Timeout), release, namespace, values)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -184,11 +192,7 @@ type rendered struct {
 }
 
 // render renders within the bounds b, by the deadline.
-func (c *Chart) render(b Bounds, deadline time.Time, release, namespace string, values map[string]any) (*rendered, error) {
-	loaded, err := c.chart()
-	if err != nil {
-		return nil, err
-	}
+func (c *Chart) render(loaded *chartv2.Chart, b Bounds, deadline time.Time, release, namespace string, values map[string]any) (*rendered, error) {
 	start := time.Now()
 	// Helm is handed copies: its coalescing writes into the maps it gets.
 	vals, err := cutil.ToRenderValues(loaded, plan.Clone(values), common.ReleaseOptions{
@@ -343,6 +347,7 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 			if fp != "" {
 				opts.Cache.putDigest(fp, now)
 			}
+			digest = now
 		}
 	}
 	start := time.Now()
@@ -357,13 +362,13 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(stage)
-	out := &Chart{Name: s.Chart, Version: s.Version, Metadata: c.Metadata, loaded: c, caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey, stages: opts.Stages}
+	out := &Chart{Name: s.Chart, Version: s.Version, Metadata: c.Metadata, caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey, stages: opts.Stages}
 	// Rendered once, with the guarded template functions, so that a
 	// runaway template is stopped; lint and the image inventory read this
 	// one render.
 	b := opts.Bounds.orDefault()
 	deadline := time.Now().Add(b.Timeout)
-	r, err := out.render(b, deadline, comp.ReleaseName, comp.Namespace, s.Values)
+	r, err := out.render(c, b, deadline, comp.ReleaseName, comp.Namespace, s.Values)
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +402,16 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 		opts.Stages.Since(timing.Store, start)
 	}
 	if !opts.KeepManifests {
+		// What a release keeps of each chart while the others build is
+		// its archive and what the release's check needs: the loaded
+		// chart is read again if it is rendered again.
 		out.Manifests = nil
+		if digest == nil {
+			digest = filesDigest(src)
+		}
+		out.lazy = func() (*chartv2.Chart, error) { return reread(s, opts, digest) }
+	} else {
+		out.loaded = c
 	}
 	return out, nil
 }

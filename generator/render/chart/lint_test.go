@@ -146,7 +146,7 @@ func TestLintMatchesHelm(t *testing.T) {
 			}
 			ch := &Chart{loaded: c, caps: caps, asIs: true}
 			b := DefaultBounds
-			r, err := ch.render(b, time.Now().Add(b.Timeout), "test-release", "ns", tc.values)
+			r, err := ch.render(c, b, time.Now().Add(b.Timeout), "test-release", "ns", tc.values)
 			if err != nil {
 				// A chart that does not render fails the build; Helm's
 				// lint says so at templates/.

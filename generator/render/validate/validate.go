@@ -7,6 +7,7 @@
 package validate
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -97,7 +98,10 @@ func Manifests(manifests map[string]string) Split {
 			}
 			gk := obj.GVK.GroupKind()
 			switch {
+			// What is kept of a document is copied to its size: the
+			// reader's buffer it lies in can be twice as large.
 			case gk == crdKind:
+				obj.Doc = bytes.Clone(obj.Doc)
 				out.CRDs = append(out.CRDs, *obj)
 			case unschematized[gk]:
 			case scheme.Scheme.Recognizes(obj.GVK):
@@ -107,6 +111,7 @@ func Manifests(manifests map[string]string) Split {
 					out.Errs = append(out.Errs, &Error{Object: *obj, Msg: fmt.Sprintf("Kubernetes has no kind %s in %s", obj.GVK.Kind, obj.GVK.GroupVersion())})
 					continue
 				}
+				obj.Doc = bytes.Clone(obj.Doc)
 				out.Custom = append(out.Custom, *obj)
 			}
 		}
