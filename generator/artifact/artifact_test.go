@@ -6,11 +6,13 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
+	"reflect"
 	"testing"
 	"time"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 
 	"github.com/distgen/distgen/generator/api"
@@ -179,5 +181,46 @@ func TestBundleArtifact(t *testing.T) {
 	d2, _ := changed.Digest()
 	if d1 == d2 {
 		t.Error("changed content kept the digest")
+	}
+}
+
+// Metadata reads what Helm's loader reads, from Chart.yaml alone for an
+// apiVersion v2 chart (with dependencies, maintainers, annotations, a
+// subchart's Chart.yaml after it), and by loading a v1 chart whole.
+func TestMetadataMatchesHelm(t *testing.T) {
+	sub := &chartv2.Chart{Metadata: &chartv2.Metadata{APIVersion: "v2", Name: "sub", Version: "0.1.0", Type: "library"}}
+	v2 := &chartv2.Chart{Metadata: &chartv2.Metadata{
+		APIVersion: "v2", Name: "full", Version: "1.2.3", AppVersion: "4.5", Description: "all fields", Home: "https://example.org",
+		Sources: []string{"https://example.org/src"}, Keywords: []string{"a", "b"}, KubeVersion: ">=1.30.0-0",
+		Maintainers: []*chartv2.Maintainer{{Name: "x", Email: "x@example.org"}}, Annotations: map[string]string{"helm.sh/images": "- image: a:1"},
+		Dependencies: []*chartv2.Dependency{{Name: "sub", Version: "0.1.0", Repository: "https://charts.example.org", Condition: "sub.enabled", Alias: "s"}},
+		Deprecated:   true, Icon: "https://example.org/icon.png",
+	}}
+	v2.AddDependency(sub)
+	v1chart := &chartv2.Chart{Metadata: &chartv2.Metadata{APIVersion: "v1", Name: "old", Version: "0.9.0"}}
+	for _, c := range []*chartv2.Chart{v2, v1chart} {
+		c.StampModTimes(when)
+		path, err := chartutil.Save(c, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		archive := readFile(t, path)
+		want, err := loader.LoadArchive(bytes.NewReader(archive))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Metadata(archive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want.Metadata) {
+			t.Errorf("%s: Metadata %+v\nHelm's loader %+v", c.Name(), got, want.Metadata)
+		}
+		if _, fast := chartfile(archive); fast != (c.Metadata.APIVersion == "v2") {
+			t.Errorf("%s: read from Chart.yaml alone: %v", c.Name(), fast)
+		}
+	}
+	if _, err := Metadata([]byte("not a chart")); err == nil {
+		t.Error("Metadata of a non-archive did not fail")
 	}
 }

@@ -1,9 +1,12 @@
 package artifact
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/api"
 )
@@ -21,11 +25,54 @@ import (
 // The metadata is read from the archive itself, so the artifact follows
 // from the bytes alone.
 func Chart(archive []byte, created time.Time, images []string) (v1.Image, error) {
+	meta, err := Metadata(archive)
+	if err != nil {
+		return nil, err
+	}
+	return ChartWithMetadata(archive, meta, created, images)
+}
+
+// Metadata reads a chart archive's metadata as Helm's loader does. Of an
+// apiVersion v2 chart it reads the top-level Chart.yaml alone, which helm
+// package writes first, so the rest of the archive is not unpacked; an
+// older chart (whose dependencies live in requirements.yaml) is loaded
+// whole.
+func Metadata(archive []byte) (*chartv2.Metadata, error) {
+	if meta, ok := chartfile(archive); ok {
+		return meta, nil
+	}
 	c, err := loader.LoadArchive(bytes.NewReader(archive))
 	if err != nil {
 		return nil, fmt.Errorf("reading chart archive: %w", err)
 	}
-	return ChartWithMetadata(archive, c.Metadata, created, images)
+	return c.Metadata, nil
+}
+
+// chartfile is the metadata of the archive's top-level Chart.yaml, when it
+// is the archive's first file and says apiVersion v2.
+func chartfile(archive []byte) (*chartv2.Metadata, bool) {
+	zr, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		return nil, false
+	}
+	tr := tar.NewReader(zr)
+	h, err := tr.Next()
+	if err != nil || h.Typeflag != tar.TypeReg || h.Size > 1<<20 {
+		return nil, false
+	}
+	dir, file, ok := strings.Cut(h.Name, "/")
+	if !ok || dir == "" || file != "Chart.yaml" {
+		return nil, false
+	}
+	data, err := io.ReadAll(io.LimitReader(tr, h.Size))
+	if err != nil {
+		return nil, false
+	}
+	meta := new(chartv2.Metadata)
+	if yaml.Unmarshal(data, meta) != nil || meta.APIVersion != chartv2.APIVersionV2 {
+		return nil, false
+	}
+	return meta, true
 }
 
 // ChartWithMetadata is Chart for a caller that already holds the metadata
