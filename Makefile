@@ -60,10 +60,15 @@ e2e: tools ## The end-to-end tests: real etcd, registry, kube-apiserver and Flux
 BENCH_N ?= 100
 BENCH_ROUNDS ?= 5
 
-bench: tools ## Go benchmarks, then bench/compare: distgen vs helm, flux and crane CLIs (updates docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem ./tests/...
-	eval "$$(bash bench/tools.sh)" && DISTGEN_CRANE=$$DISTGEN_CRANE DISTGEN_FLUX=$$DISTGEN_FLUX DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) \
-		$(GO) run ./bench/compare -n $(BENCH_N) -rounds $(BENCH_ROUNDS) -out docs/benchmarks.md
+COMPARE = eval "$$(bash bench/tools.sh)" && DISTGEN_CRANE=$$DISTGEN_CRANE DISTGEN_FLUX=$$DISTGEN_FLUX DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) \
+	$(GO) run ./bench/compare -out docs/benchmarks.md
+
+bench: tools ## Go benchmarks, then bench/compare on both catalogs: distgen vs helm, flux and crane CLIs (updates docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./tests/... | tee bench.out
+	$(GO) run ./bench/compare -gobench bench.out -out docs/benchmarks.md
+	$(COMPARE) -shape simple -n $(BENCH_N) -rounds $(BENCH_ROUNDS)
+	$(COMPARE) -shape real -n $(BENCH_N) -rounds $(BENCH_ROUNDS)
+	$(COMPARE) -shape real -n 1000 -rounds 1 -only build
 
 tools: $(HELM3) $(HELM4) $(CUE) $(COSIGN) ## Build the pinned helm v3, helm v4, cue and cosign CLIs into the tool cache
 

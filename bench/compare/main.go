@@ -193,8 +193,26 @@ func main() {
 	only := flag.String("only", "", "run only these comparisons (comma-separated: build,push,mirror)")
 	shape := flag.String("shape", "simple", "the catalog's charts: simple (one tiny chart each) or real (shaped like a production platform's)")
 	out := flag.String("out", "", "also write the report (markdown) to this file")
+	gobench := flag.String("gobench", "", "only put the benchmark lines of this `go test -bench` output into the report's go-bench section")
 	flag.Parse()
 	log.SetFlags(0)
+	if *gobench != "" {
+		b, err := os.ReadFile(*gobench)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "cpu:") {
+				lines = append(lines, l)
+			}
+		}
+		rep := fmt.Sprintf("`go test -run '^$' -bench . -benchmem ./tests/...`, on %d CPUs, %s:\n\n```\n%s\n```\n", runtime.NumCPU(), runtime.Version(), strings.Join(lines, "\n"))
+		if err := writeReport(*out, "go-bench", rep); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	helm3, helm4, crane, flux := tool("DISTGEN_HELM3"), tool("DISTGEN_HELM4"), tool("DISTGEN_CRANE"), tool("DISTGEN_FLUX")
 	want := func(s string) bool { return *only == "" || slices.Contains(strings.Split(*only, ","), s) }
 
