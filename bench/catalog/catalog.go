@@ -59,7 +59,8 @@ func Write(dir string, n int, seed uint64) error {
 // with a chart of its own under packages/system/<name>, over nine
 // dependency levels and with as many dependencies each as in the reference
 // catalog, most of them on a few hubs (the CNI, cert-manager, CRD
-// bundles). One chart in LargeEvery carries CRDs of 2 to 6 MB.
+// bundles). One chart in LargeEvery carries CRDs of 2 to 4.7 MB (helm v3 refuses to
+// package a file over 5 MiB).
 func WriteOptions(dir string, o Options) error {
 	n, seed := o.N, o.Seed
 	if o.Version == "" {
@@ -146,7 +147,9 @@ func WriteOptions(dir string, o Options) error {
 			}
 			// A generator of its own, so the graph is the real shape's too.
 			cr := rand.New(rand.NewPCG(seed^uint64(i), uint64(i)))
-			files[path] = crds(cr, name, (2+cr.IntN(5))<<20)
+			// At most 4.5 MiB and one document: helm v3 refuses to package a
+			// file over 5 MiB.
+			files[path] = crds(cr, name, 2<<20+cr.IntN(5<<19))
 		}
 	}
 	bundle.WriteString("}\n")

@@ -1,6 +1,6 @@
 // Command gen writes a synthetic distgen project for benchmarks:
 //
-//	go run ./bench/gen -n 1000 -seed 1 -out /tmp/catalog               # 1000 tiny charts, 20 of them 2–6 MB of CRDs
+//	go run ./bench/gen -n 1000 -seed 1 -out /tmp/catalog               # 1000 tiny charts, 20 of them 2–4.7 MB of CRDs
 //	go run ./bench/gen -n 100 -shape real -out /tmp/catalog            # 100 charts shaped like a real platform's
 //	distgen build -C /tmp/catalog
 package main
