@@ -745,3 +745,43 @@ func TestTypedChartValues(t *testing.T) {
 		}
 	}
 }
+
+// distgen ls (inspect) prints a line per artifact of a release in a
+// layout, with its digest as pushed; -o json has the same; a reference
+// that is neither a release nor a chart is the user's error.
+func TestInspectCommand(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "dist")
+	mustRun(t, "build", "-C", "testdata/base", "--out", out)
+	layout := filepath.Join(t.TempDir(), "layout")
+	mustRun(t, "push", "--from", out, "--to", "oci-layout:"+layout)
+	var rel api.Release
+	b, err := os.ReadFile(filepath.Join(out, "release.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rel); err != nil {
+		t.Fatal(err)
+	}
+	text := mustRun(t, "ls", "oci-layout:"+layout)
+	if want := "bundle  bundles/test:1.2.3@" + rel.Artifact.Digest; !strings.Contains(text, want) {
+		t.Errorf("ls:\n%s\nwant %q", text, want)
+	}
+	for _, c := range rel.Components {
+		if want := "chart   " + c.Chart.Repository + ":" + c.Chart.Tag + "@" + c.Chart.Digest; !strings.Contains(text, want) {
+			t.Errorf("ls:\n%s\nwant %q", text, want)
+		}
+	}
+	if n := strings.Count(text, " unsigned\n"); n != len(rel.Components)+1 {
+		t.Errorf("%d unsigned artifacts listed, want %d:\n%s", n, len(rel.Components)+1, text)
+	}
+	var res action.Inspected
+	if err := json.Unmarshal([]byte(mustRun(t, "inspect", "oci-layout:"+layout, "-o", "json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Bundle == nil || res.Bundle.Digest != rel.Artifact.Digest || len(res.Charts) != len(rel.Components) {
+		t.Errorf("inspect -o json: %+v", res)
+	}
+	if code, _, stderr := runCLI(t, "inspect", "oci://127.0.0.1:1/prefix/nothing:1.0"); code != exitUser {
+		t.Errorf("inspect of a reference that names no release: exit %d\n%s", code, stderr)
+	}
+}

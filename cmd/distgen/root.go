@@ -142,6 +142,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newKeygen(s),
 		newSign(s, g),
 		newVerify(s, g),
+		newInspect(s, g),
 		newVersion(s),
 	)
 	return root
