@@ -55,14 +55,7 @@ func TestInspectRelease(t *testing.T) {
 	}
 	check("registry", inspect(from), false)
 
-	keys := t.TempDir()
-	if _, _, err := (&action.Keygen{Prefix: filepath.Join(keys, "k"), Password: []byte("pw")}).Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	key, err := action.LoadPrivateKey(filepath.Join(keys, "k.key"), []byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, _ := testKey(t)
 	if _, err := (&action.Sign{Release: from, Key: key, PlainHTTP: true}).Run(ctx); err != nil {
 		t.Fatal(err)
 	}

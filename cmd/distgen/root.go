@@ -143,6 +143,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newSign(s, g),
 		newVerify(s, g),
 		newInspect(s, g),
+		newPromote(s, g),
 		newVersion(s),
 	)
 	return root
