@@ -144,6 +144,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newVerify(s, g),
 		newInspect(s, g),
 		newPromote(s, g),
+		newBump(s, g),
 		newVersion(s),
 	)
 	return root
