@@ -145,6 +145,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newInspect(s, g),
 		newPromote(s, g),
 		newBump(s, g),
+		newOutdated(s, g),
 		newVersion(s),
 	)
 	return root

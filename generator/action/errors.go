@@ -38,6 +38,7 @@ func IsUserError(err error) bool {
 	var tm *TagMovedError
 	var ub *UnbumpedError
 	var ve *VerifyError
-	return load.IsUserError(err) || errors.As(err, &ce) || errors.As(err, &ue) || errors.As(err, &tm) || errors.As(err, &ub) || errors.As(err, &ve) ||
+	var oe *OutdatedError
+	return load.IsUserError(err) || errors.As(err, &ce) || errors.As(err, &ue) || errors.As(err, &tm) || errors.As(err, &ub) || errors.As(err, &ve) || errors.As(err, &oe) ||
 		errors.Is(err, load.ErrNotProject) || errors.Is(err, ErrStaleBuild)
 }

@@ -71,14 +71,23 @@ func (f *Fetcher) Fetch(ctx context.Context, u api.Upstream) (*Fetched, error) {
 	return out, nil
 }
 
+// nameOptions are the options of a reference in an OCI repository:
+// plain HTTP, for loopback registries only.
+func (f *Fetcher) nameOptions(repository string) ([]name.Option, error) {
+	if !f.PlainHTTP {
+		return nil, nil
+	}
+	host, _, _ := strings.Cut(strings.TrimPrefix(repository, "oci://"), "/")
+	if !publish.IsLoopback(host) {
+		return nil, fmt.Errorf("plain HTTP is only for loopback registries, not %s", host)
+	}
+	return []name.Option{name.Insecure}, nil
+}
+
 func (f *Fetcher) fetchOCI(ctx context.Context, u api.Upstream) (*Fetched, error) {
-	var opts []name.Option
-	if f.PlainHTTP {
-		host, _, _ := strings.Cut(strings.TrimPrefix(u.Repository, "oci://"), "/")
-		if !publish.IsLoopback(host) {
-			return nil, fmt.Errorf("plain HTTP is only for loopback registries, not %s", host)
-		}
-		opts = append(opts, name.Insecure)
+	opts, err := f.nameOptions(u.Repository)
+	if err != nil {
+		return nil, err
 	}
 	ref, err := name.NewTag(strings.TrimPrefix(u.Repository, "oci://")+"/"+u.Name+":"+strings.ReplaceAll(u.Version, "+", "_"), opts...)
 	if err != nil {
@@ -155,6 +164,47 @@ func (f *Fetcher) fetchHTTPS(ctx context.Context, u api.Upstream) (*Fetched, err
 		return nil, fmt.Errorf("%w: the repository's index says %s, the archive is %s", ErrDigestMismatch, cv.Digest, out.Digest)
 	}
 	return out, nil
+}
+
+// Versions lists the versions u's repository offers of u's chart: the
+// tags of an OCI repository ("_" read as "+", as helm push writes them),
+// or the entries of an HTTPS repository's index.yaml.
+func (f *Fetcher) Versions(ctx context.Context, u api.Upstream) ([]string, error) {
+	switch {
+	case strings.HasPrefix(u.Repository, "oci://"):
+		opts, err := f.nameOptions(u.Repository)
+		if err != nil {
+			return nil, err
+		}
+		repo, err := name.NewRepository(strings.TrimPrefix(u.Repository, "oci://")+"/"+u.Name, opts...)
+		if err != nil {
+			return nil, err
+		}
+		ropts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, f.Remote...)
+		tags, err := remote.List(repo, ropts...)
+		if err != nil {
+			return nil, err
+		}
+		for i, t := range tags {
+			tags[i] = strings.ReplaceAll(t, "_", "+")
+		}
+		return tags, nil
+	case strings.HasPrefix(u.Repository, "https://"):
+		index, err := f.get(ctx, strings.TrimSuffix(u.Repository, "/")+"/index.yaml")
+		if err != nil {
+			return nil, err
+		}
+		var idx repoIndex
+		if err := yaml.Unmarshal(index, &idx); err != nil {
+			return nil, fmt.Errorf("index.yaml: %w", err)
+		}
+		var out []string
+		for _, e := range idx.Entries[u.Name] {
+			out = append(out, e.Version)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("repository %q: want oci:// or https://", u.Repository)
 }
 
 // repoIndex is the part of a Helm repository's index.yaml a fetch reads.
