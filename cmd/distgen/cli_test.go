@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -783,5 +784,53 @@ func TestInspectCommand(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "inspect", "oci://127.0.0.1:1/prefix/nothing:1.0"); code != exitUser {
 		t.Errorf("inspect of a reference that names no release: exit %d\n%s", code, stderr)
+	}
+}
+
+// distgen diff of two builds: a component added, one whose chart was
+// bumped and whose values changed, one moved to another namespace; the
+// text output is golden (UPDATE_GOLDEN=1 rewrites it), -o json says the
+// same, and --exit-code exits 1 on a difference and 0 on none.
+func TestDiffCommand(t *testing.T) {
+	old := filepath.Join(t.TempDir(), "old")
+	mustRun(t, "build", "-C", "testdata/base", "--out", old)
+	root := fixture.Copy(t, "testdata/base")
+	mustRun(t, "bump", "b", "--chart", "1.1.1", "-C", root)
+	edit(t, filepath.Join(root, "bundles/test.cue"), `values: greeting: "hi"`, `values: {greeting: "hello", extra: {replicas: 2}}`)
+	edit(t, filepath.Join(root, "bundles/test.cue"), "\t\toptional:  true\n", "")
+	edit(t, filepath.Join(root, "bundles/test.cue"), "\tc: {\n\t\tnamespace: \"ns-b\"", "\tc: {\n\t\tnamespace: \"ns-c\"")
+	cur := filepath.Join(t.TempDir(), "new")
+	mustRun(t, "build", "-C", root, "--out", cur)
+
+	text := mustRun(t, "diff", old, cur)
+	golden := filepath.Join("testdata", "diff.golden")
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(golden, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text != string(want) {
+		t.Errorf("diff:\n%s\nwant:\n%s", text, want)
+	}
+	var res action.DiffResult
+	if err := json.Unmarshal([]byte(mustRun(t, "diff", old, cur, "-o", "json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, c := range res.Components {
+		status[c.Name] = c.Status
+	}
+	if status["opt"] != "added" || status["b"] != "changed" || status["c"] != "changed" || status["a"] != "" || !slices.Contains(res.Namespaces.Added, "ns-c") {
+		t.Errorf("diff -o json: %+v", res)
+	}
+	if code, _, _ := runCLI(t, "diff", old, cur, "--exit-code"); code != exitUser {
+		t.Errorf("--exit-code on different builds: exit %d, want %d", code, exitUser)
+	}
+	if code, out, errOut := runCLI(t, "diff", old, old, "--exit-code"); code != exitOK || out != "no changes\n" {
+		t.Errorf("--exit-code on the same build: exit %d, %q %s", code, out, errOut)
 	}
 }

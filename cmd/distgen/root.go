@@ -146,6 +146,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newPromote(s, g),
 		newBump(s, g),
 		newOutdated(s, g),
+		newDiff(s),
 		newVersion(s),
 	)
 	return root

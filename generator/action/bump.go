@@ -47,7 +47,7 @@ type BumpResult struct {
 
 // Change is one version changed, at its position in versions.cue.
 type Change struct {
-	Pos  string `json:"pos"`
+	Pos  string `json:"pos,omitempty"`
 	Path string `json:"path"`
 	From string `json:"from"`
 	To   string `json:"to"`
