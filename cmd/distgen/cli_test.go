@@ -834,3 +834,33 @@ func TestDiffCommand(t *testing.T) {
 		t.Errorf("--exit-code on the same build: exit %d, %q %s", code, out, errOut)
 	}
 }
+
+// Shell completion knows the project at -C: its components for bump and
+// template, its bundles for --bundle, and the values of -o and --level;
+// outside a project it offers nothing rather than files.
+func TestCompletion(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-C", "testdata/base", "bump", ""}, []string{"a", "b", "c", "opt"}},
+		{[]string{"-C", "testdata/base", "template", ""}, []string{"a", "b", "c", "opt"}},
+		{[]string{"-C", "testdata/base", "build", "--bundle", ""}, []string{"test"}},
+		{[]string{"-C", "testdata/base", "bump", "b", "--level", ""}, []string{"patch", "minor", "major"}},
+		{[]string{"inspect", "x", "-o", ""}, []string{"text", "json", "yaml"}},
+		{[]string{"-C", t.TempDir(), "bump", ""}, nil},
+	} {
+		out := mustRun(t, append([]string{"__complete"}, tc.args...)...)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		got, directive := lines[:len(lines)-1], lines[len(lines)-1]
+		if !slices.Equal(got, tc.want) && !(len(got) == 0 && tc.want == nil) {
+			t.Errorf("complete %v: %q, want %q", tc.args, got, tc.want)
+		}
+		if directive != ":4" { // no file completion
+			t.Errorf("complete %v: directive %s, want :4", tc.args, directive)
+		}
+	}
+	if out := mustRun(t, "completion", "bash"); !strings.Contains(out, "__distgen") {
+		t.Error("distgen completion bash wrote no bash completion")
+	}
+}

@@ -149,6 +149,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newDiff(s),
 		newVersion(s),
 	)
+	addCompletions(root, g)
 	return root
 }
 
