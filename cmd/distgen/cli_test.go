@@ -143,20 +143,7 @@ func TestTemplate(t *testing.T) {
 }
 
 func TestGraph(t *testing.T) {
-	out := mustRun(t, "graph", "-C", "testdata/base")
-	golden := filepath.Join("testdata", "graph.dot")
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out != string(want) {
-		t.Errorf("graph:\n%s\nwant:\n%s", out, want)
-	}
+	checkGolden(t, "graph.dot", mustRun(t, "graph", "-C", "testdata/base"))
 	if _, err := exec.LookPath("dot"); err != nil {
 		code, _, errOut := runCLI(t, "graph", "-C", "testdata/base", "--format", "svg")
 		if code == exitOK || !strings.Contains(errOut, "graphviz") {
@@ -792,30 +779,8 @@ func TestInspectCommand(t *testing.T) {
 // text output is golden (UPDATE_GOLDEN=1 rewrites it), -o json says the
 // same, and --exit-code exits 1 on a difference and 0 on none.
 func TestDiffCommand(t *testing.T) {
-	old := filepath.Join(t.TempDir(), "old")
-	mustRun(t, "build", "-C", "testdata/base", "--out", old)
-	root := fixture.Copy(t, "testdata/base")
-	mustRun(t, "bump", "b", "--chart", "1.1.1", "-C", root)
-	edit(t, filepath.Join(root, "bundles/test.cue"), `values: greeting: "hi"`, `values: {greeting: "hello", extra: {replicas: 2}}`)
-	edit(t, filepath.Join(root, "bundles/test.cue"), "\t\toptional:  true\n", "")
-	edit(t, filepath.Join(root, "bundles/test.cue"), "\tc: {\n\t\tnamespace: \"ns-b\"", "\tc: {\n\t\tnamespace: \"ns-c\"")
-	cur := filepath.Join(t.TempDir(), "new")
-	mustRun(t, "build", "-C", root, "--out", cur)
-
-	text := mustRun(t, "diff", old, cur)
-	golden := filepath.Join("testdata", "diff.golden")
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(golden, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if text != string(want) {
-		t.Errorf("diff:\n%s\nwant:\n%s", text, want)
-	}
+	old, cur := twoBuilds(t)
+	checkGolden(t, "diff.golden", mustRun(t, "diff", old, cur))
 	var res action.DiffResult
 	if err := json.Unmarshal([]byte(mustRun(t, "diff", old, cur, "-o", "json")), &res); err != nil {
 		t.Fatal(err)
@@ -862,5 +827,55 @@ func TestCompletion(t *testing.T) {
 	}
 	if out := mustRun(t, "completion", "bash"); !strings.Contains(out, "__distgen") {
 		t.Error("distgen completion bash wrote no bash completion")
+	}
+}
+
+// twoBuilds builds testdata/base, then a copy with a component added, one
+// whose chart was bumped and whose values changed, and one moved to
+// another namespace; it returns both output directories.
+func twoBuilds(t *testing.T) (old, cur string) {
+	t.Helper()
+	old = filepath.Join(t.TempDir(), "old")
+	mustRun(t, "build", "-C", "testdata/base", "--out", old)
+	root := fixture.Copy(t, "testdata/base")
+	mustRun(t, "bump", "b", "--chart", "1.1.1", "-C", root)
+	edit(t, filepath.Join(root, "bundles/test.cue"), `values: greeting: "hi"`, `values: {greeting: "hello", extra: {replicas: 2}}`)
+	edit(t, filepath.Join(root, "bundles/test.cue"), "\t\toptional:  true\n", "")
+	edit(t, filepath.Join(root, "bundles/test.cue"), "\tc: {\n\t\tnamespace: \"ns-b\"", "\tc: {\n\t\tnamespace: \"ns-c\"")
+	cur = filepath.Join(t.TempDir(), "new")
+	mustRun(t, "build", "-C", root, "--out", cur)
+	return old, cur
+}
+
+// checkGolden compares got with testdata/name (UPDATE_GOLDEN=1 rewrites it).
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%s:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+// distgen report writes the release's components, digests and images in
+// Markdown (golden), and with --since what changed, linking each changed
+// component to its row.
+func TestReportCommand(t *testing.T) {
+	old, cur := twoBuilds(t)
+	checkGolden(t, "report.golden.md", mustRun(t, "report", cur, "--since", old))
+	md := mustRun(t, "report", old)
+	if strings.Contains(md, "Changed since") || !strings.Contains(md, `<a id="component-b"></a>b | ns-b | 1.1.0 |`) {
+		t.Errorf("report without --since:\n%s", md)
+	}
+	if code, _, _ := runCLI(t, "report", t.TempDir()); code != exitUser {
+		t.Errorf("report of a directory that holds no build: exit %d, want %d", code, exitUser)
 	}
 }

@@ -147,6 +147,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newBump(s, g),
 		newOutdated(s, g),
 		newDiff(s),
+		newReport(s),
 		newVersion(s),
 	)
 	addCompletions(root, g)
