@@ -220,3 +220,40 @@ func TestBuildCacheStatIndex(t *testing.T) {
 		t.Errorf("the stat index was not put right: %d charts read", reads)
 	}
 }
+
+// When one chart changes, the release's check reads the other charts' CRDs
+// and custom resources from the cache instead of rendering them again; a
+// custom resource of the changed chart is still checked against a CRD of
+// a chart read from the cache.
+func TestBuildCacheKeepsObjects(t *testing.T) {
+	ctx := context.Background()
+	root := copyProject(t, repoRoot)
+	fixture.Shapes(t, root)
+	cache := &chart.Cache{Dir: t.TempDir()}
+	build := func() (int, error) {
+		t.Helper()
+		stages := timing.New()
+		_, err := (&action.Build{Project: action.Project{Dir: root, Bundle: fixture.ShapesBundle}, Out: filepath.Join(t.TempDir(), "out"), Cache: cache, Stages: stages}).Run(ctx)
+		for _, st := range stages.List() {
+			if st.Name == timing.Render {
+				return st.Count, err
+			}
+		}
+		return 0, err
+	}
+	all, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A harmless change to one chart: only it is rendered.
+	fixture.Edit(t, filepath.Join(root, "packages/shapes/spelling/templates/jobs.yaml"), "restartPolicy: Never", "restartPolicy: Never # edited")
+	if renders, err := build(); err != nil || renders != 1 {
+		t.Errorf("after one chart changed: %d charts rendered (of %d), %v; want 1", renders, all, err)
+	}
+	// A custom resource typo in shape-files: its CRD comes from shape-crds,
+	// which is read from the cache.
+	fixture.Edit(t, filepath.Join(root, "packages/shapes/files/templates/server.yaml"), "  version:", "  versoin:")
+	if _, err := build(); err == nil || !strings.Contains(err.Error(), `Server "server": spec.versoin: field not declared in schema`) {
+		t.Errorf("a custom resource checked against a cached CRD: %v", err)
+	}
+}

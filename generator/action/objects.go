@@ -39,7 +39,12 @@ func checkObjects(ctx context.Context, o RenderOptions, pl *plan.Plan, charts []
 	err := forEach(ctx, o.Jobs, len(steps), func(i int) error {
 		c, s := charts[i], steps[i]
 		crds[i], crdErrs[i], custom[i] = c.Parsed, c.CRDErrors, c.Custom
-		if c.Cached { // rendered again
+		if c.Cached {
+			if parsed, cr, ok := c.CachedObjects(); ok {
+				crds[i], crdErrs[i], custom[i] = parsed, nil, cr
+				return nil
+			}
+			// Not kept: rendered again.
 			objs, cr, err := c.Objects(s.Component.ReleaseName, s.Component.Namespace, s.Values)
 			if err != nil {
 				return &ComponentError{Component: s.Component.Name, Pos: s.Component.Pos, Err: err}

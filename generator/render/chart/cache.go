@@ -19,6 +19,7 @@ import (
 	"github.com/distgen/distgen/generator/internal/atomicfile"
 	"github.com/distgen/distgen/generator/internal/buildid"
 	"github.com/distgen/distgen/generator/plan"
+	"github.com/distgen/distgen/generator/render/validate"
 )
 
 // Cache keeps what Build made of a chart (the archive, its metadata, lint's
@@ -79,6 +80,45 @@ func (c *Cache) get(key string) ([]byte, *entry, bool) {
 		return nil, nil, false
 	}
 	return archive, &e, true
+}
+
+// objectsEntry is what the release's check needs of a chart (KEY.objects):
+// its CRDs as parsed and checked, and its custom resources.
+type objectsEntry struct {
+	CRDs   []validate.CRDRecord `json:"crds,omitempty"`
+	Custom []validate.Object    `json:"custom,omitempty"`
+}
+
+// putObjects keeps a built chart's CRDs and custom resources, when its
+// CRDs all passed; a chart without the entry is rendered again for the
+// release's check.
+func (c *Cache) putObjects(key string, out *Chart) {
+	if len(out.CRDErrors) > 0 {
+		return
+	}
+	e := objectsEntry{Custom: out.Custom}
+	for _, crd := range out.Parsed {
+		e.CRDs = append(e.CRDs, crd.Record())
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	_ = atomicfile.Write(c.path(key, ".objects"), b)
+}
+
+// objects reads what putObjects kept under key; a missing or damaged entry
+// is a miss.
+func (c *Cache) objects(key string) (*objectsEntry, bool) {
+	b, err := os.ReadFile(c.path(key, ".objects"))
+	if err != nil {
+		return nil, false
+	}
+	var e objectsEntry
+	if json.Unmarshal(b, &e) != nil {
+		return nil, false
+	}
+	return &e, true
 }
 
 // ValuesDir is where load keeps parsed values files (see load.Options).

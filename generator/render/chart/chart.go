@@ -127,7 +127,9 @@ type Chart struct {
 	loadErr error
 	caps    *common.Capabilities
 	stages  *timing.Stages
-	bounds  Bounds
+	// cache is the cache a chart was read from.
+	cache  *Cache
+	bounds Bounds
 	// asIs takes the chart as it is: no lint, no schema check.
 	asIs bool
 }
@@ -182,6 +184,24 @@ func (c *Chart) Objects(release, namespace string, values map[string]any) (crds,
 		return nil, nil, err
 	}
 	return r.crds, r.custom, nil
+}
+
+// CachedObjects returns what the release's check needs of a chart read
+// from the cache, as the cache kept it when the chart was built: its CRDs
+// as parsed and checked, and its custom resources; ok is false when the
+// cache has none (the chart is then rendered again, with Objects).
+func (c *Chart) CachedObjects() (crds []*validate.CRD, custom []validate.Object, ok bool) {
+	if c.cache == nil || c.Key == "" {
+		return nil, nil, false
+	}
+	e, ok := c.cache.objects(c.Key)
+	if !ok {
+		return nil, nil, false
+	}
+	for _, r := range e.CRDs {
+		crds = append(crds, r.CRD())
+	}
+	return crds, e.Custom, true
 }
 
 // rendered is what rendering a chart yields.
@@ -329,6 +349,7 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 				Archive: archive, SHA256: e.SHA256, Lint: e.Lint, Images: inventory.Refs(e.Found), Found: e.Found,
 				lazy: func() (*chartv2.Chart, error) { return reread(s, opts, digest) },
 				caps: caps, bounds: opts.Bounds, asIs: comp.AsIs, Key: cacheKey, stages: opts.Stages, Cached: true,
+				cache: opts.Cache,
 			}, nil
 		}
 	}
@@ -399,6 +420,7 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	if opts.Cache != nil {
 		start := time.Now()
 		opts.Cache.put(cacheKey, out)
+		opts.Cache.putObjects(cacheKey, out)
 		opts.Stages.Since(timing.Store, start)
 	}
 	if !opts.KeepManifests {

@@ -278,6 +278,40 @@ func ParseCRD(o Object) (*CRD, []error) {
 	return c, nil
 }
 
+// CRDRecord is what a parsed and checked CRD keeps, in a form the build
+// cache stores, so that a release's check need not render and parse an
+// unchanged chart again.
+type CRDRecord struct {
+	Object   Object
+	Group    string
+	Kind     string
+	Versions []CRDVersionRecord
+}
+
+// CRDVersionRecord is one version a CRD defines.
+type CRDVersionRecord struct {
+	Name              string
+	Served, HasSchema bool
+}
+
+// Record returns what c keeps.
+func (c *CRD) Record() CRDRecord {
+	r := CRDRecord{Object: c.Object, Group: c.group, Kind: c.kind}
+	for _, v := range c.versions {
+		r.Versions = append(r.Versions, CRDVersionRecord{Name: v.name, Served: v.served, HasSchema: v.hasSchema})
+	}
+	return r
+}
+
+// CRD returns the CRD r was recorded from.
+func (r CRDRecord) CRD() *CRD {
+	c := &CRD{Object: r.Object, group: r.Group, kind: r.Kind}
+	for _, v := range r.Versions {
+		c.versions = append(c.versions, crdVersion{name: v.Name, served: v.Served, hasSchema: v.HasSchema})
+	}
+	return c
+}
+
 // ParseCRDs parses each of objs with ParseCRD, returning the CRDs and every
 // problem.
 func ParseCRDs(objs []Object) ([]*CRD, []error) {
