@@ -237,7 +237,14 @@ func fingerprint(dir string, entries []chartdir.Entry, before time.Time) (string
 		binary.BigEndian.PutUint64(b[24:], st.Inode)
 		binary.BigEndian.PutUint64(b[32:], st.Device)
 		field(h, b[:])
-		if !st.Ok || st.ModNs >= limit || st.ChangeNs >= limit {
+		// A file system that keeps whole seconds (its times have no
+		// fraction) may give a later write within that second the same
+		// times: such a file counts as settled a second later.
+		coarse := int64(0)
+		if st.ModNs%int64(time.Second) == 0 && st.ChangeNs%int64(time.Second) == 0 {
+			coarse = int64(time.Second)
+		}
+		if !st.Ok || st.ModNs+coarse >= limit || st.ChangeNs+coarse >= limit {
 			ok = false
 		}
 	}
