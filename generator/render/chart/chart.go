@@ -159,12 +159,7 @@ func (c *Chart) chart() (*chartv2.Chart, error) {
 // over the chart's own, as Helm would install it, and returns the rendered
 // objects by source file and the images they and the chart declare.
 func (c *Chart) Render(release, namespace string, values map[string]any) (map[string]string, []inventory.Found, error) {
-	b := c.bounds.orDefault()
-	loaded, err := c.chart()
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := c.render(loaded, b, time.Now().Add(b.Timeout), release, namespace, values)
+	r, err := c.again(release, namespace, values)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -174,16 +169,22 @@ func (c *Chart) Render(release, namespace string, values map[string]any) (map[st
 // Objects renders the chart again as Build did and returns its CRDs and
 // custom resources: for a chart read from the cache, which has none.
 func (c *Chart) Objects(release, namespace string, values map[string]any) (crds, custom []validate.Object, err error) {
-	b := c.bounds.orDefault()
-	loaded, err := c.chart()
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := c.render(loaded, b, time.Now().Add(b.Timeout), release, namespace, values)
+	r, err := c.again(release, namespace, values)
 	if err != nil {
 		return nil, nil, err
 	}
 	return r.crds, r.custom, nil
+}
+
+// again renders the chart after Build, within its bounds, loading it
+// first if it was dropped or read from the cache.
+func (c *Chart) again(release, namespace string, values map[string]any) (*rendered, error) {
+	b := c.bounds.orDefault()
+	loaded, err := c.chart()
+	if err != nil {
+		return nil, err
+	}
+	return c.render(loaded, b, time.Now().Add(b.Timeout), release, namespace, values)
 }
 
 // CachedObjects returns what the release's check needs of a chart read
