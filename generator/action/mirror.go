@@ -45,6 +45,11 @@ func (m *Mirror) Run(ctx context.Context) (*MirrorResult, error) {
 		return nil, err
 	}
 	defer src.Close()
+	return m.copy(ctx, src, rel)
+}
+
+// copy copies the release rel, opened at src, to m.To.
+func (m *Mirror) copy(ctx context.Context, src publish.Store, rel *mirror.Release) (*MirrorResult, error) {
 	res, err := mirror.Copy(ctx, src, rel, m.To, mirror.Options{
 		Jobs: m.Jobs, PlainHTTP: m.PlainHTTP, Publish: m.Options, Layout: m.Layout,
 		Progress: func(r publish.Result) {

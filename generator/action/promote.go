@@ -53,17 +53,15 @@ func (p *Promote) Run(ctx context.Context) (*PromoteResult, error) {
 		return nil, &UsageError{Msg: err.Error()}
 	}
 	defer dst.Close()
-	m := &Mirror{From: p.From, Bundle: p.Bundle, To: p.To, PlainHTTP: p.PlainHTTP, Jobs: p.Jobs, Log: p.Log}
+	src, rel, err := openRelease(ctx, p.From, p.Bundle, p.PlainHTTP)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
 	// The new tag is checked before anything is copied, so a promotion
 	// that would move it writes nothing.
-	var repo string
+	repo := rel.Bundle.Repository
 	if p.Tag != "" {
-		src, rel, err := openRelease(ctx, p.From, p.Bundle, p.PlainHTTP)
-		if err != nil {
-			return nil, err
-		}
-		src.Close()
-		repo = rel.Bundle.Repository
 		held, err := dst.Tagged(ctx, repo, p.Tag)
 		if err != nil {
 			return nil, err
@@ -72,7 +70,7 @@ func (p *Promote) Run(ctx context.Context) (*PromoteResult, error) {
 			return nil, &TagMovedError{Tags: []MovedTag{{Ref: dst.Ref(repo, p.Tag), Target: held, Release: rel.Bundle.Digest}}}
 		}
 	}
-	mres, err := m.Run(ctx)
+	mres, err := (&Mirror{To: p.To, PlainHTTP: p.PlainHTTP, Jobs: p.Jobs, Log: p.Log}).copy(ctx, src, rel)
 	if err != nil {
 		return nil, err
 	}
