@@ -63,14 +63,7 @@ func printDiff(w io.Writer, d *action.DiffResult) {
 	for _, c := range d.Components {
 		fmt.Fprintf(w, "%s %s\n", mark[c.Status], c.Name)
 		for _, f := range c.Fields {
-			switch {
-			case f.From == "":
-				fmt.Fprintf(w, "    %s %s\n", f.Path, f.To)
-			case f.To == "":
-				fmt.Fprintf(w, "    %s %s (removed)\n", f.Path, f.From)
-			default:
-				fmt.Fprintf(w, "    %s %s -> %s\n", f.Path, f.From, f.To)
-			}
+			fmt.Fprintf(w, "    %s\n", f.Describe(func(s string) string { return s }, "->"))
 		}
 		for _, v := range c.Values {
 			switch {

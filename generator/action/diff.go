@@ -42,6 +42,18 @@ func (d *DiffResult) Changed() bool {
 		len(d.Namespaces.Added)+len(d.Namespaces.Removed) > 0
 }
 
+// Describe says a field change in words, each value passed through quote:
+// "path to", "path from (removed)" or "path from -> to".
+func (c Change) Describe(quote func(string) string, arrow string) string {
+	switch {
+	case c.From == "":
+		return c.Path + " " + quote(c.To)
+	case c.To == "":
+		return c.Path + " " + quote(c.From) + " (removed)"
+	}
+	return c.Path + " " + quote(c.From) + " " + arrow + " " + quote(c.To)
+}
+
 // SetDiff is what a set gained and lost.
 type SetDiff struct {
 	Added   []string `json:"added,omitempty"`

@@ -37,14 +37,7 @@ func (r *Report) Run() (string, error) {
 		for _, c := range d.Components {
 			var what []string
 			for _, f := range c.Fields {
-				switch {
-				case f.From == "":
-					what = append(what, fmt.Sprintf("%s `%s`", f.Path, f.To))
-				case f.To == "":
-					what = append(what, fmt.Sprintf("%s `%s` removed", f.Path, f.From))
-				default:
-					what = append(what, fmt.Sprintf("%s `%s` → `%s`", f.Path, f.From, f.To))
-				}
+				what = append(what, f.Describe(func(s string) string { return "`" + s + "`" }, "→"))
 			}
 			for _, v := range c.Values {
 				what = append(what, "values `"+v.Path+"`")
