@@ -343,16 +343,7 @@ app.kubernetes.io/component: {{ .component }}
 }
 
 func (g *gen) deployment(p string, k int) string {
-	return fmt.Sprintf(`{{- if .Values.k%[2]d.enabled }}
-{{- $c := dict "root" . "component" "k%[2]d" }}
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ include "%[1]s.component.fullname" $c }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "%[1]s.component.labels" $c | nindent 4 }}
-  {{- with .Values.k%[2]d.annotations }}
+	return fmt.Sprintf(object("apps/v1", "Deployment", true)+`  {{- with .Values.k%[2]d.annotations }}
   annotations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
@@ -439,16 +430,7 @@ spec:
 }
 
 func (g *gen) service(p string, k int) string {
-	return fmt.Sprintf(`{{- if .Values.k%[2]d.enabled }}
-{{- $c := dict "root" . "component" "k%[2]d" }}
-apiVersion: v1
-kind: Service
-metadata:
-  name: {{ include "%[1]s.component.fullname" $c }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "%[1]s.component.labels" $c | nindent 4 }}
-spec:
+	return fmt.Sprintf(object("v1", "Service", true)+`spec:
   type: ClusterIP
   ports:
     - name: http
@@ -462,16 +444,7 @@ spec:
 }
 
 func (g *gen) configMap(p string, k int) string {
-	return fmt.Sprintf(`{{- if .Values.k%[2]d.enabled }}
-{{- $c := dict "root" . "component" "k%[2]d" }}
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ include "%[1]s.component.fullname" $c }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "%[1]s.component.labels" $c | nindent 4 }}
-data:
+	return fmt.Sprintf(object("v1", "ConfigMap", true)+`data:
   config.yaml: |
     {{- include "%[1]s.render" (dict "value" .Values.k%[2]d.config "context" $) | nindent 4 }}
   log-level: {{ .Values.logLevel | quote }}
@@ -480,16 +453,7 @@ data:
 }
 
 func (g *gen) serviceAccount(p string, k int) string {
-	return fmt.Sprintf(`{{- if .Values.k%[2]d.enabled }}
-{{- $c := dict "root" . "component" "k%[2]d" }}
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: {{ include "%[1]s.component.fullname" $c }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "%[1]s.component.labels" $c | nindent 4 }}
-automountServiceAccountToken: true
+	return fmt.Sprintf(object("v1", "ServiceAccount", true)+`automountServiceAccountToken: true
 {{- end }}
 `, p, k)
 }
@@ -499,25 +463,9 @@ func (g *gen) rbac(p string, k int) string {
 	for range 3 + g.r.IntN(6) {
 		fmt.Fprintf(&rules, "  - apiGroups: [\"%s.example.io\"]\n    resources: [\"%ss\", \"%ss/status\"]\n    verbs: [\"get\", \"list\", \"watch\", \"update\", \"patch\"]\n", g.word(), g.word(), g.word())
 	}
-	return fmt.Sprintf(`{{- if .Values.k%[2]d.enabled }}
-{{- $c := dict "root" . "component" "k%[2]d" }}
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: {{ include "%[1]s.component.fullname" $c }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "%[1]s.component.labels" $c | nindent 4 }}
-rules:
+	return fmt.Sprintf(object("rbac.authorization.k8s.io/v1", "Role", true)+`rules:
 %[3]s---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: {{ include "%[1]s.component.fullname" $c }}
-  namespace: {{ .Release.Namespace }}
-  labels:
-    {{- include "%[1]s.component.labels" $c | nindent 4 }}
-roleRef:
+`+object("rbac.authorization.k8s.io/v1", "RoleBinding", false)+`roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: Role
   name: {{ include "%[1]s.component.fullname" $c }}
@@ -527,6 +475,24 @@ subjects:
     namespace: {{ .Release.Namespace }}
 {{- end }}
 `, p, k, rules.String())
+}
+
+// object is the start of a workload's object in a template (a format for
+// fmt.Sprintf with the chart's prefix as %[1]s and the workload as %[2]d):
+// apiVersion, kind, and metadata with the helpers' name and labels, after
+// the workload's enabled guard when guarded.
+func object(apiVersion, kind string, guarded bool) string {
+	guard := ""
+	if guarded {
+		guard = "{{- if .Values.k%[2]d.enabled }}\n{{- $c := dict \"root\" . \"component\" \"k%[2]d\" }}\n"
+	}
+	return guard + "apiVersion: " + apiVersion + "\nkind: " + kind + `
+metadata:
+  name: {{ include "%[1]s.component.fullname" $c }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    {{- include "%[1]s.component.labels" $c | nindent 4 }}
+`
 }
 
 func networkPolicy(p string) string {
