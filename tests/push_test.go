@@ -165,6 +165,43 @@ func TestPushRegistry(t *testing.T) {
 	t.Logf("demo push: full %d bytes, no-op %d bytes, one chart changed %d bytes", first.Bytes, second.Bytes, third.Bytes)
 }
 
+// A push asks the registry for each tag once and authenticates once per
+// repository: the tag lookup and the write share the repository's transport,
+// and the write does not look the tag up again. So a new artifact of two
+// blobs costs at most 11 requests: a ping, the tag, four per blob (HEAD,
+// POST, PATCH, PUT) and the manifest.
+func TestPushRequests(t *testing.T) {
+	out, _ := build(t, repoRoot, "demo")
+	var mu sync.Mutex
+	reqs := map[string]int{}
+	host := newRegistry(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			mu.Lock()
+			reqs[req.Method+" "+req.URL.Path]++
+			mu.Unlock()
+			h.ServeHTTP(w, req)
+		})
+	})
+	res, err := push(t, out, "oci://"+host+"/distgen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for r, n := range reqs {
+		total += n
+		if strings.HasPrefix(r, "HEAD ") && strings.Contains(r, "/manifests/") && n != 1 {
+			t.Errorf("%s: %d requests, want 1", r, n)
+		}
+	}
+	if pings, n := reqs["GET /v2/"], len(res.Artifacts); pings > n {
+		t.Errorf("%d pings for %d repositories", pings, n)
+	}
+	if n := len(res.Artifacts); total > 11*n {
+		t.Errorf("%d requests for %d artifacts, want at most %d", total, n, 11*n)
+	}
+	t.Logf("%d requests for %d artifacts", total, len(res.Artifacts))
+}
+
 // faults fails the first requests of each kind it is told to, then lets
 // requests through.
 type faults struct {

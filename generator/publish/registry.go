@@ -5,16 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/errgroup"
 )
 
 // Option configures a registry publisher.
@@ -73,9 +78,25 @@ func WithBackoff(b remote.Backoff) Option {
 var DefaultBackoff = remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 6}
 
 // Registry publishes to an OCI registry under HOST/PREFIX.
+//
+// A Registry keeps, per repository, the authenticated transport it writes
+// through (one ping and one token for a repository's tag lookup and its
+// write), and what each tag lookup found, so that a write after a lookup
+// does not ask for the tag again.
 type Registry struct {
 	prefix string
 	opts   options
+
+	mu         sync.Mutex
+	transports map[string]*repoTransport
+	looked     map[string]string // "REPO:TAG" → digest Tagged found ("" for none)
+}
+
+// repoTransport is one repository's authenticated transport, made on first
+// use; a failure is not kept, so the next call tries again.
+type repoTransport struct {
+	mu sync.Mutex
+	rt http.RoundTripper
 }
 
 // NewRegistry returns a publisher for HOST/PREFIX.
@@ -93,7 +114,7 @@ func NewRegistry(prefix string, opts ...Option) (*Registry, error) {
 	if o.plainHTTP && !IsLoopback(hostOf(prefix)) {
 		return nil, fmt.Errorf("plain HTTP is only for loopback registries, not %s", hostOf(prefix))
 	}
-	return &Registry{prefix: prefix, opts: o}, nil
+	return &Registry{prefix: prefix, opts: o, transports: map[string]*repoTransport{}, looked: map[string]string{}}, nil
 }
 
 // Ref implements Publisher.
@@ -107,22 +128,87 @@ func (r *Registry) tag(repo, tag string) (name.Tag, error) {
 	return name.NewTag(r.Ref(repo, tag), nopts...)
 }
 
-// remoteOptions are the options of one operation; counter, when set,
-// counts what it uploads.
-func (r *Registry) remoteOptions(ctx context.Context, counter *counts) []remote.Option {
-	rt := r.opts.transport
-	if counter != nil {
-		rt = &countingTransport{base: rt, n: counter}
+// retryStatusCodes are the answers a request is retried on.
+var retryStatusCodes = []int{http.StatusRequestTimeout, http.StatusTooManyRequests,
+	http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
+
+// retryable reports whether a failed request is worth another try: an
+// answer the registry marks as temporary (the status codes above), a
+// timeout, or a connection dropped or cut short (go-containerregistry's own
+// rule). A context that ran out is not retried.
+func retryable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
 	}
+	if t, ok := err.(interface{ Temporary() bool }); ok && t.Temporary() {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
+}
+
+// remoteOptions are the options of one read.
+func (r *Registry) remoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(r.opts.keychain),
-		remote.WithTransport(rt),
+		remote.WithTransport(r.opts.transport),
 		remote.WithRetryBackoff(r.opts.backoff),
-		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
-			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
+		remote.WithRetryStatusCodes(retryStatusCodes...),
 		remote.WithUserAgent("distgen"),
 	}
+}
+
+// writeOptions are the options of one lookup or write in repo: its shared
+// transport, already authenticated for pushing.
+func (r *Registry) writeOptions(ctx context.Context, repo name.Repository) ([]remote.Option, error) {
+	rt, err := r.transport(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(rt),
+		remote.WithRetryBackoff(r.opts.backoff),
+		remote.WithRetryStatusCodes(retryStatusCodes...),
+	}, nil
+}
+
+// transport returns repo's authenticated transport for pushing, made once:
+// retries, the user agent and the upload counter under go-containerregistry's
+// authentication. Being a *transport.Wrapper, go-containerregistry uses it
+// as it is, without pinging the registry again.
+func (r *Registry) transport(ctx context.Context, repo name.Repository) (http.RoundTripper, error) {
+	r.mu.Lock()
+	e := r.transports[repo.String()]
+	if e == nil {
+		e = &repoTransport{}
+		r.transports[repo.String()] = e
+	}
+	r.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rt != nil {
+		return e.rt, nil
+	}
+	auth, err := authn.Resolve(ctx, r.opts.keychain, repo)
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", repo, err)
+	}
+	var base http.RoundTripper = &countingTransport{base: r.opts.transport}
+	base = transport.NewRetry(base, transport.WithRetryBackoff(r.opts.backoff),
+		transport.WithRetryPredicate(retryable), transport.WithRetryStatusCodes(retryStatusCodes...))
+	base = transport.NewUserAgent(base, "distgen")
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, base, []string{repo.Scope(transport.PushScope)})
+	if err != nil {
+		return nil, err
+	}
+	e.rt = rt
+	return rt, nil
 }
 
 // Write implements Publisher: it skips the upload when the tag already
@@ -137,15 +223,61 @@ func (r *Registry) Write(ctx context.Context, repo, tag string, img v1.Image) (R
 		return Result{}, err
 	}
 	res := Result{Ref: ref.String(), Digest: d.String()}
-	// go-containerregistry asks for the tag first and writes nothing when
-	// it already points at this digest; no manifest sent means skipped.
 	var c counts
-	if err := remote.Write(ref, img, r.remoteOptions(ctx, &c)...); err != nil {
+	ctx = context.WithValue(ctx, countsKey{}, &c)
+	opts, err := r.writeOptions(ctx, ref.Context())
+	if err != nil {
 		return res, fmt.Errorf("pushing %s: %w", ref, err)
 	}
+	r.mu.Lock()
+	held, looked := r.looked[ref.String()]
+	r.mu.Unlock()
+	if looked && held != d.String() {
+		// Tagged has just seen the tag elsewhere: send the blobs the
+		// registry lacks and the manifest, without asking for the tag again.
+		err = putImage(ctx, ref, img, opts)
+	} else {
+		// go-containerregistry asks for the tag first and writes nothing
+		// when it already points at this digest.
+		err = remote.Write(ref, img, opts...)
+	}
+	if err != nil {
+		return res, fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	// No manifest sent means skipped.
 	res.Bytes = c.blobBytes.Load()
 	res.Skipped = c.manifests.Load() == 0
+	if !res.Skipped {
+		r.mu.Lock()
+		r.looked[ref.String()] = d.String()
+		r.mu.Unlock()
+	}
 	return res, nil
+}
+
+// putImage uploads img's config and layers concurrently (each asked for
+// first, and sent only when the registry lacks it), then its manifest.
+func putImage(ctx context.Context, ref name.Tag, img v1.Image, opts []remote.Option) error {
+	p, err := remote.NewPusher(opts...)
+	if err != nil {
+		return err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	cfg, err := partial.ConfigLayer(img)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, l := range append(layers, cfg) {
+		g.Go(func() error { return p.Upload(gctx, ref.Context(), l) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return p.Put(ctx, ref, img)
 }
 
 // Tagged implements Publisher.
@@ -154,15 +286,24 @@ func (r *Registry) Tagged(ctx context.Context, repo, tag string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	desc, err := remote.Head(ref, r.remoteOptions(ctx, nil)...)
-	var te *transport.Error
-	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
-		return "", nil
-	}
+	opts, err := r.writeOptions(ctx, ref.Context())
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %w", ref, err)
 	}
-	return desc.Digest.String(), nil
+	held := ""
+	desc, err := remote.Head(ref, opts...)
+	var te *transport.Error
+	switch {
+	case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
+	case err != nil:
+		return "", fmt.Errorf("resolving %s: %w", ref, err)
+	default:
+		held = desc.Digest.String()
+	}
+	r.mu.Lock()
+	r.looked[ref.String()] = held
+	r.mu.Unlock()
+	return held, nil
 }
 
 // Resolve returns the digest repo:tag points at.
@@ -171,7 +312,7 @@ func (r *Registry) Resolve(ctx context.Context, repo, tag string) (v1.Hash, erro
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	desc, err := remote.Head(ref, r.remoteOptions(ctx, nil)...)
+	desc, err := remote.Head(ref, r.remoteOptions(ctx)...)
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("resolving %s: %w", ref, err)
 	}
@@ -181,20 +322,24 @@ func (r *Registry) Resolve(ctx context.Context, repo, tag string) (v1.Hash, erro
 // counts are what one write uploaded: blob bytes and manifests.
 type counts struct{ blobBytes, manifests atomic.Int64 }
 
-// countingTransport counts the bytes of blob upload request bodies and the
-// manifests sent.
-type countingTransport struct {
-	base http.RoundTripper
-	n    *counts
-}
+// countsKey carries a write's *counts in its requests' context.
+type countsKey struct{}
+
+// countingTransport counts, into the *counts of the request's context, the
+// bytes of blob upload request bodies and the manifests sent.
+type countingTransport struct{ base http.RoundTripper }
 
 func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	n, _ := req.Context().Value(countsKey{}).(*counts)
+	if n == nil {
+		return t.base.RoundTrip(req)
+	}
 	if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/") {
-		t.n.manifests.Add(1)
+		n.manifests.Add(1)
 	}
 	if req.Body != nil && strings.Contains(req.URL.Path, "/blobs/uploads/") && (req.Method == http.MethodPatch || req.Method == http.MethodPut || req.Method == http.MethodPost) {
 		req = req.Clone(req.Context())
-		req.Body = &countingBody{ReadCloser: req.Body, n: &t.n.blobBytes}
+		req.Body = &countingBody{ReadCloser: req.Body, n: &n.blobBytes}
 	}
 	return t.base.RoundTrip(req)
 }

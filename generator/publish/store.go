@@ -87,7 +87,7 @@ func (r *Registry) Image(ctx context.Context, repo, ref string) (v1.Image, error
 	if err != nil {
 		return nil, err
 	}
-	img, err := remote.Image(nr, r.remoteOptions(ctx, nil)...)
+	img, err := remote.Image(nr, r.remoteOptions(ctx)...)
 	var te *transport.Error
 	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
 		return nil, fmt.Errorf("%s: %w", nr, ErrNotFound)
