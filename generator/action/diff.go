@@ -1,10 +1,9 @@
 package action
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -15,17 +14,31 @@ import (
 
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/internal/manifest"
+	"github.com/distgen/distgen/generator/render/chart"
 	"github.com/distgen/distgen/generator/render/flux"
 )
 
-// Diff compares two builds of a release (their output directories): the
-// components added, removed and changed (chart version and digest,
-// upstream versions, dependencies, namespace), the values each
-// HelmRelease sets as a list of changed paths, the images and the
-// namespaces.
+// Diff compares two releases: the components added, removed and changed
+// (chart version and digest, upstream versions, dependencies, namespace),
+// the values each HelmRelease sets as a list of changed paths, the objects
+// each changed component's chart renders (what Flux would apply, with
+// Secrets' data masked), the images and the namespaces.
 type Diff struct {
-	// Old and New are build output directories (dist/<bundle>).
+	// Old and New each name a build output directory (dist/<bundle>) or
+	// its release.json, a project directory (built first), or a pushed
+	// release: oci://HOST/PREFIX/bundles/NAME:VERSION, oci-layout:DIR or
+	// FILE.tar.
 	Old, New string
+	// Bundle is the bundle of a project side, and NAME:VERSION in a
+	// layout or archive that holds several.
+	Bundle    string
+	PlainHTTP bool
+	// Cache is the build cache a project side is built with.
+	Cache *chart.Cache
+	// NoObjects leaves out the rendered objects (no chart is rendered).
+	NoObjects bool
+	// KubeVersion charts are rendered for ("" for the default).
+	KubeVersion string
 }
 
 // DiffResult is what changed from Old to New.
@@ -70,7 +83,30 @@ type ComponentDiff struct {
 	Fields []Change `json:"fields,omitempty"`
 	// Values are the paths of the HelmRelease's values that changed.
 	Values []ValueChange `json:"values,omitempty"`
-	Images SetDiff       `json:"images"`
+	// Objects are the rendered objects added, removed or changed.
+	Objects []ObjectDiff `json:"objects,omitempty"`
+	Images  SetDiff      `json:"images"`
+}
+
+// ObjectDiff is one rendered object of a component that was added,
+// removed or changed; a changed one lists its fields that changed. The
+// values of a Secret's data and stringData are never shown.
+type ObjectDiff struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+	// Status is "added", "removed" or "changed".
+	Status string        `json:"status"`
+	Fields []ValueChange `json:"fields,omitempty"`
+}
+
+// ID names the object: KIND NAMESPACE/NAME (KIND NAME when cluster-wide).
+func (o ObjectDiff) ID() string {
+	if o.Namespace == "" {
+		return o.Kind + " " + o.Name
+	}
+	return o.Kind + " " + o.Namespace + "/" + o.Name
 }
 
 // ValueChange is one value path that changed; From or To is absent when
@@ -81,23 +117,44 @@ type ValueChange struct {
 	To   any    `json:"to,omitempty"`
 }
 
-// side is one build read for a diff.
+// Describe says the change in words, each value as JSON: "path: + to",
+// "path: - from" or "path: from -> to".
+func (v ValueChange) Describe() string {
+	show := func(x any) string {
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+	switch {
+	case v.From == nil:
+		return v.Path + ": + " + show(v.To)
+	case v.To == nil:
+		return v.Path + ": - " + show(v.From)
+	}
+	return v.Path + ": " + show(v.From) + " -> " + show(v.To)
+}
+
+// side is one release read for a diff.
 type side struct {
-	rel        *api.Release
+	*sideSource
 	values     map[string]map[string]any
 	namespaces []string
 }
 
-// Run compares the two builds.
-func (d *Diff) Run() (*DiffResult, error) {
-	old, err := readSide(d.Old)
+// Run compares the two releases.
+func (d *Diff) Run(ctx context.Context) (*DiffResult, error) {
+	old, err := d.side(ctx, d.Old)
 	if err != nil {
 		return nil, err
 	}
-	cur, err := readSide(d.New)
+	defer old.close()
+	cur, err := d.side(ctx, d.New)
 	if err != nil {
 		return nil, err
 	}
+	defer cur.close()
 	res := &DiffResult{
 		Bundle: Change{Path: "bundle", From: old.rel.Bundle + ":" + old.rel.Version + "@" + old.rel.Artifact.Digest,
 			To: cur.rel.Bundle + ":" + cur.rel.Version + "@" + cur.rel.Artifact.Digest},
@@ -151,22 +208,46 @@ func (d *Diff) Run() (*DiffResult, error) {
 				continue
 			}
 		}
+		if !d.NoObjects && (cd.Status != "changed" || o.Chart.Digest != c.Chart.Digest || len(cd.Values) > 0 ||
+			o.Namespace != c.Namespace || o.ReleaseName != c.ReleaseName) {
+			var was, now map[string]object
+			if inOld {
+				if was, err = d.objects(ctx, old, o); err != nil {
+					return nil, err
+				}
+			}
+			if inNew {
+				if now, err = d.objects(ctx, cur, c); err != nil {
+					return nil, err
+				}
+			}
+			cd.Objects = objectDiff(was, now)
+		}
 		res.Components = append(res.Components, cd)
 	}
 	return res, nil
 }
 
-// readSide reads a build directory's release.json, each HelmRelease's
-// values and the namespaces.
-func readSide(dir string) (*side, error) {
-	rel, err := readRelease(dir)
+// side opens spec and reads each HelmRelease's values and the namespaces.
+func (d *Diff) side(ctx context.Context, spec string) (*side, error) {
+	src, err := d.openSide(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
-	s := &side{rel: rel, values: map[string]map[string]any{}}
-	for _, c := range rel.Components {
-		path := filepath.Join(dir, "flux", flux.ComponentFile(c.Name))
-		docs, err := fileDocs(path)
+	s, err := readSide(src)
+	if err != nil {
+		src.close()
+		return nil, fmt.Errorf("%s: %w", spec, err)
+	}
+	return s, nil
+}
+
+// readSide reads each HelmRelease's values and the namespaces.
+func readSide(src *sideSource) (*side, error) {
+	s := &side{sideSource: src, values: map[string]map[string]any{}}
+	for _, c := range src.rel.Components {
+		path := flux.ComponentFile(c.Name)
+		docs, err := fileDocs(src, path)
 		if err != nil {
 			return nil, err
 		}
@@ -187,8 +268,8 @@ func readSide(dir string) (*side, error) {
 			s.values[c.Name] = vals
 		}
 	}
-	path := filepath.Join(dir, "flux", "namespaces.yaml")
-	docs, err := fileDocs(path)
+	path := "namespaces.yaml"
+	docs, err := fileDocs(src, path)
 	if err != nil {
 		return nil, err
 	}
@@ -205,9 +286,9 @@ func readSide(dir string) (*side, error) {
 	return s, nil
 }
 
-// fileDocs reads the YAML documents of the file at path.
-func fileDocs(path string) ([][]byte, error) {
-	b, err := os.ReadFile(path)
+// fileDocs reads the YAML documents of the Flux file at path.
+func fileDocs(src *sideSource, path string) ([][]byte, error) {
+	b, err := src.file(path)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +300,8 @@ func fileDocs(path string) ([][]byte, error) {
 }
 
 // valueDiff lists the paths under prefix where a and b differ, maps
-// walked key by key and anything else compared whole.
+// walked key by key, lists of the same length item by item (path[i]), and
+// anything else compared whole.
 func valueDiff(prefix string, a, b map[string]any) []ValueChange {
 	var out []ValueChange
 	for _, k := range unionKeys(a, b) {
@@ -229,20 +311,38 @@ func valueDiff(prefix string, a, b map[string]any) []ValueChange {
 		}
 		av, inA := a[k]
 		bv, inB := b[k]
-		am, aMap := av.(map[string]any)
-		bm, bMap := bv.(map[string]any)
 		switch {
-		case inA && inB && aMap && bMap:
-			out = append(out, valueDiff(path, am, bm)...)
 		case !inA:
 			out = append(out, ValueChange{Path: path, To: bv})
 		case !inB:
 			out = append(out, ValueChange{Path: path, From: av})
-		case !reflect.DeepEqual(av, bv):
-			out = append(out, ValueChange{Path: path, From: av, To: bv})
+		default:
+			out = append(out, anyDiff(path, av, bv)...)
 		}
 	}
 	return out
+}
+
+// anyDiff is valueDiff for two values found at path.
+func anyDiff(path string, a, b any) []ValueChange {
+	if am, ok := a.(map[string]any); ok {
+		if bm, ok := b.(map[string]any); ok {
+			return valueDiff(path, am, bm)
+		}
+	}
+	if al, ok := a.([]any); ok {
+		if bl, ok := b.([]any); ok && len(al) == len(bl) {
+			var out []ValueChange
+			for i := range al {
+				out = append(out, anyDiff(fmt.Sprintf("%s[%d]", path, i), al[i], bl[i])...)
+			}
+			return out
+		}
+	}
+	if reflect.DeepEqual(a, b) {
+		return nil
+	}
+	return []ValueChange{{Path: path, From: a, To: b}}
 }
 
 func unionKeys[V any](a, b map[string]V) []string {

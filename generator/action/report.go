@@ -1,6 +1,7 @@
 package action
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -26,7 +27,7 @@ func (r *Report) Run() (string, error) {
 	fmt.Fprintf(&b, "Released %s. Bundle artifact `%s:%s@%s`: %d components, %d images.\n\n",
 		rel.ReleaseDate, rel.Artifact.Repository, rel.Artifact.Tag, rel.Artifact.Digest, len(rel.Components), len(rel.Images))
 	if r.Since != "" {
-		d, err := (&Diff{Old: r.Since, New: r.Release}).Run()
+		d, err := (&Diff{Old: r.Since, New: r.Release, NoObjects: true}).Run(context.Background())
 		if err != nil {
 			return "", err
 		}

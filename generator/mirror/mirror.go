@@ -113,42 +113,62 @@ func InspectArtifact(ctx context.Context, loc publish.Store, repo, version strin
 	return rel, nil
 }
 
-// pinnedCharts reads the chart sources of a bundle artifact: the
-// OCIRepositories under charts/, with the digest each pins.
-func pinnedCharts(bundle v1.Image) ([]Artifact, error) {
-	layers, err := bundle.Layers()
+// MaxFluxFile bounds one file of a Flux artifact as distgen reads it.
+const MaxFluxFile = 64 << 20
+
+// EachFile calls fn with the name and content of every regular file of a
+// Flux artifact (one tar+gzip layer), in the order the artifact holds
+// them, each file read up to limit bytes; a larger one is an error.
+func EachFile(img v1.Image, limit int64, fn func(name string, body []byte) error) error {
+	layers, err := img.Layers()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(layers) != 1 {
-		return nil, fmt.Errorf("%d layers, want 1", len(layers))
+		return fmt.Errorf("%d layers, want 1", len(layers))
 	}
 	rc, err := layers[0].Compressed()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rc.Close()
 	zr, err := gzip.NewReader(rc)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	tr := tar.NewReader(zr)
-	prefix := "oci://${" + api.RegistryVariable + "}/"
-	var out []Artifact
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return nil
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if h.Typeflag != tar.TypeReg || !strings.HasSuffix(h.Name, ".yaml") {
+		if h.Typeflag != tar.TypeReg {
 			continue
 		}
-		body, err := io.ReadAll(io.LimitReader(tr, 16<<20))
+		if h.Size > limit {
+			return fmt.Errorf("%s: %d bytes, more than %d", h.Name, h.Size, limit)
+		}
+		body, err := io.ReadAll(tr)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("%s: %w", h.Name, err)
+		}
+		if err := fn(h.Name, body); err != nil {
+			return err
+		}
+	}
+}
+
+// pinnedCharts reads the chart sources of a bundle artifact: the
+// OCIRepositories under charts/, with the digest each pins.
+func pinnedCharts(bundle v1.Image) ([]Artifact, error) {
+	prefix := "oci://${" + api.RegistryVariable + "}/"
+	var out []Artifact
+	err := EachFile(bundle, MaxFluxFile, func(name string, body []byte) error {
+		if !strings.HasSuffix(name, ".yaml") {
+			return nil
 		}
 		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(body), 4096)
 		for {
@@ -169,19 +189,21 @@ func pinnedCharts(bundle v1.Image) ([]Artifact, error) {
 				if errors.Is(err, io.EOF) {
 					break
 				}
-				return nil, fmt.Errorf("%s: %w", h.Name, err)
+				return fmt.Errorf("%s: %w", name, err)
 			}
 			if obj.Kind != "OCIRepository" || !strings.HasPrefix(obj.Spec.URL, prefix) {
 				continue
 			}
 			if obj.Spec.Ref.Digest == "" {
-				return nil, fmt.Errorf("%s: chart source %s is not pinned by digest", h.Name, obj.Spec.URL)
+				return fmt.Errorf("%s: chart source %s is not pinned by digest", name, obj.Spec.URL)
 			}
 			// A component's chart source and its HelmRelease share a name.
 			out = append(out, Artifact{Repository: strings.TrimPrefix(obj.Spec.URL, prefix), Digest: obj.Spec.Ref.Digest,
 				Release: obj.Metadata.Namespace + "/" + obj.Metadata.Name})
 		}
-	}
+		return nil
+	})
+	return out, err
 }
 
 // Relocated is where a mirror under prefix keeps the image ref.

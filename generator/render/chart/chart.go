@@ -282,18 +282,44 @@ func (e *InvalidError) Error() string {
 
 func (e *InvalidError) Unwrap() []error { return e.Errs }
 
+// capabilities are Helm's default capabilities for Kubernetes kubeVersion
+// ("" for DefaultKubeVersion).
+func capabilities(kubeVersion string) (*common.Capabilities, error) {
+	caps := common.DefaultCapabilities.Copy()
+	if kubeVersion == "" {
+		kubeVersion = DefaultKubeVersion
+	}
+	kv, err := common.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		return nil, fmt.Errorf("kube version %q: %w", kubeVersion, err)
+	}
+	caps.KubeVersion = *kv
+	return caps, nil
+}
+
+// FromArchive loads a packaged chart (a release's .tgz) to render it as
+// it is, as Flux would install it: no lint and no schema check, within the
+// bounds b, for Kubernetes kubeVersion ("" for DefaultKubeVersion).
+func FromArchive(archive []byte, kubeVersion string, b Bounds) (*Chart, error) {
+	caps, err := capabilities(kubeVersion)
+	if err != nil {
+		return nil, err
+	}
+	loaded, err := loader.LoadArchive(bytes.NewReader(archive))
+	if err != nil {
+		return nil, err
+	}
+	return &Chart{Name: loaded.Name(), Version: loaded.Metadata.Version, Metadata: loaded.Metadata, Archive: archive,
+		loaded: loaded, caps: caps, bounds: b, asIs: true}, nil
+}
+
 // Build packages, lints and renders the chart of one step.
 func Build(s *plan.Step, opts Options) (*Chart, error) {
 	comp := s.Component
-	caps := common.DefaultCapabilities.Copy()
-	if opts.KubeVersion == "" {
-		opts.KubeVersion = DefaultKubeVersion
-	}
-	kv, err := common.ParseKubeVersion(opts.KubeVersion)
+	caps, err := capabilities(opts.KubeVersion)
 	if err != nil {
-		return nil, fmt.Errorf("kube version %q: %w", opts.KubeVersion, err)
+		return nil, err
 	}
-	caps.KubeVersion = *kv
 
 	// The key is taken from what is read, before Helm parses anything, and
 	// from the stat index without reading when the chart directory's files
@@ -401,7 +427,7 @@ func Build(s *plan.Step, opts Options) (*Chart, error) {
 	opts.Stages.Since(timing.Validate, start)
 	if !comp.AsIs {
 		start := time.Now()
-		if out.Lint, err = runLint(b, deadline, stage, c, s, out.Manifests, kv); err != nil {
+		if out.Lint, err = runLint(b, deadline, stage, c, s, out.Manifests, &caps.KubeVersion); err != nil {
 			return nil, err
 		}
 		opts.Stages.Since(timing.Lint, start)
