@@ -1,12 +1,16 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,6 +155,58 @@ func retryable(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }
 
+// retrying retries a request that failed for a reason worth another try
+// (retryable, or an answer with one of retryStatusCodes), waiting as the
+// backoff says, or as long as a 429 or 503's Retry-After asks (up to a
+// minute). A request with a body is sent again only when its body can be
+// had again (GetBody), which go-containerregistry's own retrying
+// transport does not do: it would send an empty body.
+type retrying struct {
+	base    http.RoundTripper
+	backoff remote.Backoff
+}
+
+// maxRetryAfter bounds how long a Retry-After makes a request wait.
+const maxRetryAfter = time.Minute
+
+func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
+	b := t.backoff
+	for {
+		resp, err := t.base.RoundTrip(req)
+		again := retryable(err)
+		if err == nil {
+			again = slices.Contains(retryStatusCodes, resp.StatusCode)
+		}
+		replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+		if !again || !replayable || b.Steps <= 1 {
+			return resp, err
+		}
+		wait := b.Step()
+		if resp != nil {
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+				wait = max(wait, min(time.Duration(s)*time.Second, maxRetryAfter))
+			}
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-req.Context().Done():
+			timer.Stop()
+			return nil, req.Context().Err()
+		case <-timer.C:
+		}
+		if req.Body != nil && req.Body != http.NoBody {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			req = req.Clone(req.Context())
+			req.Body = body
+		}
+	}
+}
+
 // remoteOptions are the options of one read.
 func (r *Registry) remoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
@@ -200,8 +256,7 @@ func (r *Registry) transport(ctx context.Context, repo name.Repository) (http.Ro
 		return nil, fmt.Errorf("credentials for %s: %w", repo, err)
 	}
 	var base http.RoundTripper = &countingTransport{base: r.opts.transport}
-	base = transport.NewRetry(base, transport.WithRetryBackoff(r.opts.backoff),
-		transport.WithRetryPredicate(retryable), transport.WithRetryStatusCodes(retryStatusCodes...))
+	base = &retrying{base: base, backoff: r.opts.backoff}
 	base = transport.NewUserAgent(base, "distgen")
 	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, base, []string{repo.Scope(transport.PushScope)})
 	if err != nil {
@@ -235,7 +290,7 @@ func (r *Registry) Write(ctx context.Context, repo, tag string, img v1.Image) (R
 	if looked && held != d.String() {
 		// Tagged has just seen the tag elsewhere: send the blobs the
 		// registry lacks and the manifest, without asking for the tag again.
-		err = putImage(ctx, ref, img, opts)
+		err = r.putImage(ctx, ref, img, opts)
 	} else {
 		// go-containerregistry asks for the tag first and writes nothing
 		// when it already points at this digest.
@@ -257,8 +312,8 @@ func (r *Registry) Write(ctx context.Context, repo, tag string, img v1.Image) (R
 
 // putImage uploads img's config and layers concurrently (each asked for
 // first, and sent only when the registry lacks it), then its manifest.
-func putImage(ctx context.Context, ref name.Tag, img v1.Image, opts []remote.Option) error {
-	p, err := remote.NewPusher(opts...)
+func (r *Registry) putImage(ctx context.Context, ref name.Tag, img v1.Image, opts []remote.Option) error {
+	rt, err := r.transport(ctx, ref.Context())
 	if err != nil {
 		return err
 	}
@@ -270,14 +325,87 @@ func putImage(ctx context.Context, ref name.Tag, img v1.Image, opts []remote.Opt
 	if err != nil {
 		return err
 	}
+	client := &http.Client{Transport: rt}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, l := range append(layers, cfg) {
-		g.Go(func() error { return p.Upload(gctx, ref.Context(), l) })
+		g.Go(func() error {
+			return uploadBlob(gctx, client, ref.Context(), l)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	p, err := remote.NewPusher(opts...)
+	if err != nil {
+		return err
+	}
 	return p.Put(ctx, ref, img)
+}
+
+// uploadBlob sends one blob to repo unless the registry has it: a HEAD,
+// then a monolithic upload (a POST for the upload's location, and one PUT
+// of the whole blob with its digest), which every registry of the OCI
+// distribution spec takes. go-containerregistry sends a blob in three
+// requests (POST, PATCH, PUT); this saves one per blob.
+func uploadBlob(ctx context.Context, client *http.Client, repo name.Repository, l v1.Layer) error {
+	d, err := l.Digest()
+	if err != nil {
+		return err
+	}
+	base := url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr(), Path: "/v2/" + repo.RepositoryStr() + "/blobs/"}
+	do := func(method, u string, body []byte, want ...int) (*http.Response, error) {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u, rd)
+		if err != nil {
+			return nil, err
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/octet-stream")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if err := transport.CheckError(resp, want...); err != nil {
+			return nil, err
+		}
+		return resp, nil
+	}
+	head := base
+	head.Path += d.String()
+	if _, err := do(http.MethodHead, head.String(), nil, http.StatusOK); err == nil {
+		return nil
+	} else if te := (*transport.Error)(nil); !errors.As(err, &te) || te.StatusCode != http.StatusNotFound {
+		return err
+	}
+	start := base
+	start.Path += "uploads/"
+	resp, err := do(http.MethodPost, start.String(), nil, http.StatusAccepted)
+	if err != nil {
+		return err
+	}
+	loc, err := resp.Location()
+	if err != nil {
+		return fmt.Errorf("blob upload of %s: %w", d, err)
+	}
+	q := loc.Query()
+	q.Set("digest", d.String())
+	loc.RawQuery = q.Encode()
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	body, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	_, err = do(http.MethodPut, loc.String(), body, http.StatusCreated)
+	return err
 }
 
 // Tagged implements Publisher.
