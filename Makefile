@@ -19,6 +19,9 @@ COSIGN_VERSION := v2.6.5
 COSIGN := $(TOOLS_CACHE)/cosign-$(COSIGN_VERSION)/cosign
 STATICCHECK_VERSION := v0.6.1
 STATICCHECK := $(TOOLS_CACHE)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+# Headless Chromium (Debian's chromium-headless-shell; .ci/run installs it)
+# opens the HTML report in a real browser; without it that one test skips.
+CHROMIUM ?= $(shell command -v chromium-headless-shell || command -v chromium || true)
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,7 +47,7 @@ unit: tools ## The fast tests: CUE vet, go vet, unit, CLI and helm/cue interop (
 	$(CUE) vet -c ./bundles
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./tests/e2e/
-	DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) DISTGEN_CUE=$(CUE) DISTGEN_COSIGN=$(COSIGN) $(GO) test -count=1 ./...
+	DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) DISTGEN_CUE=$(CUE) DISTGEN_COSIGN=$(COSIGN) DISTGEN_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 ./...
 	$(GO) test -race -count=1 -run 'TestBuildIsPure' ./generator/action/
 
 lint: tools $(STATICCHECK) ## Check formatting and vet Go and CUE sources; staticcheck

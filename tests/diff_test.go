@@ -18,15 +18,7 @@ import (
 // pushed to. Against each of them, the same release diffs as no change.
 func TestDiffSides(t *testing.T) {
 	root := copyProject(t, repoRoot)
-	out, _ := build(t, root, "demo")
-	layout := t.TempDir()
-	if _, err := push(t, out, "oci-layout:"+layout); err != nil {
-		t.Fatal(err)
-	}
-	host := newRegistry(t, nil)
-	if _, err := push(t, out, "oci://"+host+"/distgen"); err != nil {
-		t.Fatal(err)
-	}
+	out, layout, host := pushedTwice(t, root)
 	cache := &chart.Cache{Dir: t.TempDir()}
 	sides := []string{out, filepath.Join(out, "release.json"), root, "oci-layout:" + layout, "oci://" + host + "/distgen/bundles/demo:0.1.0"}
 	for _, old := range sides {
@@ -42,6 +34,23 @@ func TestDiffSides(t *testing.T) {
 			}
 		}
 	}
+}
+
+// pushedTwice builds the demo bundle of the project at root and pushes it
+// to an OCI layout and to an in-process registry: it returns the build's
+// directory, the layout's and the registry's HOST:PORT.
+func pushedTwice(t *testing.T, root string) (out, layout, host string) {
+	t.Helper()
+	out, _ = build(t, root, "demo")
+	layout = t.TempDir()
+	if _, err := push(t, out, "oci-layout:"+layout); err != nil {
+		t.Fatal(err)
+	}
+	host = newRegistry(t, nil)
+	if _, err := push(t, out, "oci://"+host+"/distgen"); err != nil {
+		t.Fatal(err)
+	}
+	return out, layout, host
 }
 
 // A changed chart diffs down to the fields of the objects it renders, with

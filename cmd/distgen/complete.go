@@ -59,6 +59,8 @@ func addCompletions(root *cobra.Command, g *globals) {
 			_ = c.RegisterFlagCompletionFunc("level", fixed("patch", "minor", "major"))
 		case "graph":
 			_ = c.RegisterFlagCompletionFunc("format", fixed("dot", "svg"))
+		case "report":
+			_ = c.RegisterFlagCompletionFunc("format", fixed(action.ReportMarkdown, action.ReportHTML))
 		case "talos-profile":
 			_ = c.RegisterFlagCompletionFunc("format", fixed("schematic", "imager"))
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/distgen/distgen/generator/render/chart"
 )
 
-func newDiff(s streams) *cobra.Command {
+func newDiff(s streams, g *globals) *cobra.Command {
 	var out outputFormat
 	var exitCode, noCache bool
 	a := &action.Diff{}
@@ -42,6 +42,7 @@ Only the charts of changed components are rendered.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a.Old, a.New = args[0], args[1]
+			a.Bundle = g.Bundle
 			var err error
 			if a.Cache, err = buildCache(noCache); err != nil {
 				return err
@@ -60,7 +61,6 @@ Only the charts of changed components are rendered.`,
 		},
 	}
 	cmd.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when the releases differ")
-	cmd.Flags().StringVar(&a.Bundle, "bundle", "", "the bundle of a project side; NAME:VERSION of a layout or archive that holds several")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "reach loopback registries over HTTP")
 	cmd.Flags().BoolVar(&a.NoObjects, "no-objects", false, "leave out the rendered objects (render no chart)")
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "build a project side without the build cache")

@@ -146,8 +146,8 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newPromote(s, g),
 		newBump(s, g),
 		newOutdated(s, g),
-		newDiff(s),
-		newReport(s),
+		newDiff(s, g),
+		newReport(s, g),
 		newVersion(s),
 	)
 	addCompletions(root, g)

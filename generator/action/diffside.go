@@ -141,7 +141,7 @@ func pushedSide(ctx context.Context, src publish.Store, mrel *mirror.Release) (*
 	if version == "" {
 		version = mrel.Bundle.Tag
 	}
-	rel := &api.Release{Bundle: name, Version: version, Artifact: api.ArtifactRef{Repository: mrel.Bundle.Repository, Tag: mrel.Bundle.Tag, Digest: mrel.Bundle.Digest}}
+	rel := &api.Release{Bundle: name, Version: version, ReleaseDate: m.Annotations[api.AnnotationCreated], Artifact: api.ArtifactRef{Repository: mrel.Bundle.Repository, Tag: mrel.Bundle.Tag, Digest: mrel.Bundle.Digest}}
 	if pi := m.Annotations[api.AnnotationImages]; pi != "" {
 		rel.PlatformImages = strings.Split(pi, ",")
 	}
@@ -153,13 +153,20 @@ func pushedSide(ctx context.Context, src publish.Store, mrel *mirror.Release) (*
 	for _, c := range mrel.Charts {
 		charts[c.Release] = c
 	}
+	// The components in the order the artifact's kustomization lists
+	// them, which is release.json's (the order they install in).
+	var kust struct {
+		Resources []string `json:"resources"`
+	}
+	if err := yaml.Unmarshal(files["kustomization.yaml"], &kust); err != nil {
+		return nil, fmt.Errorf("%s: kustomization.yaml: %w", mrel.Bundle.Repository, err)
+	}
 	var names []string
-	for f := range files {
-		if n, ok := strings.CutPrefix(f, "components/"); ok && strings.HasSuffix(n, ".yaml") {
+	for _, f := range kust.Resources {
+		if n, ok := strings.CutPrefix(path.Clean(f), "components/"); ok && strings.HasSuffix(n, ".yaml") {
 			names = append(names, strings.TrimSuffix(n, ".yaml"))
 		}
 	}
-	slices.Sort(names)
 	for _, n := range names {
 		c, err := pushedComponent(ctx, src, n, files[flux.ComponentFile(n)], charts)
 		if err != nil {

@@ -40,43 +40,73 @@ func (g *Graph) Run(ctx context.Context) ([]byte, error) {
 	case "", GraphDOT:
 		return dot, nil
 	case GraphSVG:
-		bin, err := exec.LookPath("dot")
-		if err != nil {
-			return nil, ErrNoGraphviz
-		}
-		cmd := exec.CommandContext(ctx, bin, "-Tsvg")
-		cmd.Stdin = bytes.NewReader(dot)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return nil, fmt.Errorf("dot -Tsvg: %w: %s", err, strings.TrimSpace(stderr.String()))
-		}
-		return out, nil
+		return SVG(ctx, dot)
 	default:
 		return nil, &UsageError{Msg: fmt.Sprintf("unknown graph format %q (dot or svg)", g.Format)}
 	}
 }
 
+// SVG draws a DOT graph with Graphviz's dot (ErrNoGraphviz without it).
+func SVG(ctx context.Context, dot []byte) ([]byte, error) {
+	bin, err := exec.LookPath("dot")
+	if err != nil {
+		return nil, ErrNoGraphviz
+	}
+	cmd := exec.CommandContext(ctx, bin, "-Tsvg")
+	cmd.Stdin = bytes.NewReader(dot)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("dot -Tsvg: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
 // DOT writes a plan's dependency graph in Graphviz's DOT language.
 func DOT(pl *plan.Plan) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "digraph %q {\n", pl.Bundle.Name)
-	b.WriteString("  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"sans-serif\"];\n")
+	var clusters []dotCluster
 	for _, ns := range pl.Namespaces {
-		fmt.Fprintf(&b, "  subgraph %q {\n    label=%q;\n", "cluster_"+ns.Name, ns.Name)
-		if ns.Privileged {
+		clusters = append(clusters, dotCluster{name: ns.Name, dashed: ns.Privileged, nodes: ns.Components})
+	}
+	var edges [][2]string
+	for _, s := range pl.Steps {
+		for _, d := range s.DependsOn {
+			edges = append(edges, [2]string{d.Name, s.Component.Name})
+		}
+	}
+	return writeDOT(pl.Bundle.Name, clusters, edges, nil)
+}
+
+// dotCluster is a namespace of the graph and the components in it.
+type dotCluster struct {
+	name   string
+	dashed bool
+	nodes  []string
+}
+
+// writeDOT writes a graph of clusters of nodes and edges FROM -> TO; link,
+// when set, gives each node the URL it links to.
+func writeDOT(name string, clusters []dotCluster, edges [][2]string, link func(node string) string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "digraph %q {\n", name)
+	b.WriteString("  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"sans-serif\"];\n")
+	for _, c := range clusters {
+		fmt.Fprintf(&b, "  subgraph %q {\n    label=%q;\n", "cluster_"+c.name, c.name)
+		if c.dashed {
 			b.WriteString("    style=dashed;\n")
 		}
-		for _, c := range ns.Components {
-			fmt.Fprintf(&b, "    %q;\n", c)
+		for _, n := range c.nodes {
+			if link != nil {
+				fmt.Fprintf(&b, "    %q [URL=%q, tooltip=%q];\n", n, link(n), n)
+				continue
+			}
+			fmt.Fprintf(&b, "    %q;\n", n)
 		}
 		b.WriteString("  }\n")
 	}
-	for _, s := range pl.Steps {
-		for _, d := range s.DependsOn {
-			fmt.Fprintf(&b, "  %q -> %q;\n", d.Name, s.Component.Name)
-		}
+	for _, e := range edges {
+		fmt.Fprintf(&b, "  %q -> %q;\n", e[0], e[1])
 	}
 	b.WriteString("}\n")
 	return b.Bytes()
