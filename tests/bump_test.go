@@ -2,7 +2,9 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/distgen/distgen/generator/action"
 	"github.com/distgen/distgen/generator/load"
+	"github.com/distgen/distgen/generator/upstream"
+	"github.com/distgen/distgen/tests/fixture"
 )
 
 // distgen bump edits versions.cue through CUE's syntax tree: the lines it
@@ -40,7 +44,7 @@ func TestBump(t *testing.T) {
 	}
 	bump := func(b action.Bump) (*action.BumpResult, error) {
 		b.Dir = root
-		return b.Run()
+		return b.Run(context.Background())
 	}
 	before := read()
 
@@ -116,5 +120,58 @@ func TestBump(t *testing.T) {
 	}
 	if chart, _ := pinned("platform-crds"); chart != "0.0.9" {
 		t.Errorf("--allow-downgrade: chart %s", chart)
+	}
+}
+
+// In a project that locks its upstream charts, bump --upstream fetches the
+// new version, verifies it and locks it; a version the repository does not
+// have fails the bump and leaves versions.cue and the lock as they were.
+func TestBumpLocksNewUpstream(t *testing.T) {
+	root := fixture.Copy(t, "../cmd/distgen/testdata/base")
+	t.Setenv("DISTGEN_CACHE", t.TempDir())
+	charts := map[string][]byte{"podinfo-6.5.0.tgz": upstreamChart(t, "podinfo", "6.5.0"), "podinfo-6.5.1.tgz": upstreamChart(t, "podinfo", "6.5.1")}
+	srv, _ := helmRepo(t, charts)
+	addStack(t, root, `{podinfo: "6.5.0"}`, fmt.Sprintf(`[{repository: %q, name: "podinfo"}]`, srv.URL+"/repo"))
+	fetcher := &upstream.Fetcher{HTTP: srv.Client()}
+	if _, err := (&action.Vendor{Dir: root, Fetcher: fetcher}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	locked := func() map[string]string {
+		t.Helper()
+		l, err := upstream.ReadLock(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, c := range l.Charts {
+			out[c.Name+" "+c.Version] = c.Digest
+		}
+		return out
+	}
+	res, err := (&action.Bump{Dir: root, Component: "stack", Upstream: "podinfo=6.5.1", Fetcher: fetcher}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := locked()["podinfo 6.5.1"]; got != upstreamDigest(charts["podinfo-6.5.1.tgz"]) || len(res.Locked) != 1 || len(res.Hints) != 0 {
+		t.Errorf("after the bump: lock %v, result %+v", locked(), res)
+	}
+	build(t, root, "test") // the new version builds from what was locked
+
+	versionsBefore, _ := os.ReadFile(filepath.Join(root, "versions.cue"))
+	lockBefore, _ := os.ReadFile(filepath.Join(root, upstream.LockFile))
+	_, err = (&action.Bump{Dir: root, Component: "stack", Upstream: "podinfo=6.5.2", Fetcher: fetcher}).Run(context.Background())
+	var usage *action.UsageError
+	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "podinfo 6.5.2") {
+		t.Errorf("bump to a version the repository lacks: %v", err)
+	}
+	versionsAfter, _ := os.ReadFile(filepath.Join(root, "versions.cue"))
+	lockAfter, _ := os.ReadFile(filepath.Join(root, upstream.LockFile))
+	if !bytes.Equal(versionsBefore, versionsAfter) || !bytes.Equal(lockBefore, lockAfter) {
+		t.Error("a failed bump changed versions.cue or the lock")
+	}
+	// --no-lock: edited, not locked, and said so.
+	res, err = (&action.Bump{Dir: root, Component: "stack", Upstream: "podinfo=6.5.2", NoLock: true}).Run(context.Background())
+	if err != nil || len(res.Locked) != 0 || len(res.Hints) != 1 {
+		t.Errorf("--no-lock: %+v, %v", res, err)
 	}
 }

@@ -57,9 +57,17 @@ func helmRepo(t *testing.T, charts map[string][]byte) (*httptest.Server, *atomic
 	var hits atomic.Int32
 	var index bytes.Buffer
 	index.WriteString("apiVersion: v1\nentries:\n")
-	for file, b := range charts {
-		n, v, _ := strings.Cut(strings.TrimSuffix(file, ".tgz"), "-")
-		fmt.Fprintf(&index, "  %s:\n  - name: %s\n    version: %s\n    urls: [charts/%s]\n    digest: %s\n", n, n, v, file, strings.TrimPrefix(upstreamDigest(b), "sha256:"))
+	byName := map[string][]string{}
+	for file := range charts {
+		n, _, _ := strings.Cut(strings.TrimSuffix(file, ".tgz"), "-")
+		byName[n] = append(byName[n], file)
+	}
+	for n, files := range byName {
+		fmt.Fprintf(&index, "  %s:\n", n)
+		for _, file := range files {
+			_, v, _ := strings.Cut(strings.TrimSuffix(file, ".tgz"), "-")
+			fmt.Fprintf(&index, "  - name: %s\n    version: %s\n    urls: [charts/%s]\n    digest: %s\n", n, v, file, strings.TrimPrefix(upstreamDigest(charts[file]), "sha256:"))
+		}
 	}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -75,6 +83,15 @@ func helmRepo(t *testing.T, charts map[string][]byte) (*httptest.Server, *atomic
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &hits
+}
+
+// addStack adds to the test project at root a component "stack" (chart
+// 1.0.0, namespace ns-s) wrapping the upstream charts list names (CUE),
+// pinned at versions (CUE).
+func addStack(t *testing.T, root, versions, list string) {
+	t.Helper()
+	fixture.Edit(t, filepath.Join(root, "versions.cue"), `opt: chart: "0.1.0"`, `opt: chart: "0.1.0"`+"\n\t\tstack: {chart: \"1.0.0\", upstream: "+versions+"}")
+	fixture.Edit(t, filepath.Join(root, "bundles/test.cue"), "\topt: {", "\tstack: {\n\t\tnamespace: \"ns-s\"\n\t\tchart: upstream: "+list+"\n\t\tvalues: podinfo: replicas: 3\n\t}\n\topt: {")
 }
 
 func upstreamDigest(b []byte) string {
@@ -99,16 +116,7 @@ func TestVendorFetchesLocksAndBuildsOffline(t *testing.T) {
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatal(err)
 	}
-	edit := func(file, old, new string) {
-		t.Helper()
-		b, _ := os.ReadFile(filepath.Join(root, file))
-		if !strings.Contains(string(b), old) {
-			t.Fatalf("%s lacks %q", file, old)
-		}
-		os.WriteFile(filepath.Join(root, file), []byte(strings.Replace(string(b), old, new, 1)), 0o644)
-	}
-	edit("versions.cue", `opt: chart: "0.1.0"`, `opt: chart: "0.1.0"`+"\n\t\tstack: {chart: \"1.0.0\", upstream: {podinfo: \"6.5.0\", redis: \"v1.2.3\"}}")
-	edit("bundles/test.cue", "\topt: {", fmt.Sprintf("\tstack: {\n\t\tnamespace: \"ns-s\"\n\t\tchart: upstream: [{repository: %q, name: \"podinfo\"}, {repository: %q, name: \"redis\"}]\n\t\tvalues: podinfo: replicas: 3\n\t}\n\topt: {",
+	addStack(t, root, `{podinfo: "6.5.0", redis: "v1.2.3"}`, fmt.Sprintf(`[{repository: %q, name: "podinfo"}, {repository: %q, name: "redis"}]`,
 		repoSrv.URL+"/repo", "oci://"+host+"/charts"))
 
 	fetcher := &upstream.Fetcher{HTTP: repoSrv.Client(), PlainHTTP: true}

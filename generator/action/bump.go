@@ -1,12 +1,14 @@
 package action
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/internal/atomicfile"
 	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/upstream"
@@ -20,6 +22,10 @@ import (
 // the release's. A version lower than the one pinned is refused unless
 // AllowDowngrade. The project must still load after the edit, or the file
 // is put back.
+//
+// In a project that locks its upstream charts (versions.lock.json), a new
+// upstream version is fetched, verified and locked as distgen vendor would,
+// unless NoLock; when that fails, versions.cue is put back too.
 type Bump struct {
 	// Dir is the project root or a directory below it.
 	Dir string
@@ -35,6 +41,11 @@ type Bump struct {
 	// Release is the distribution's new version.
 	Release        string
 	AllowDowngrade bool
+	// NoLock leaves a new upstream version unlocked (offline).
+	NoLock bool
+	// Fetcher and Cache are as for Vendor (nil and empty: the defaults).
+	Fetcher *upstream.Fetcher
+	Cache   upstream.Cache
 }
 
 // BumpResult lists what a bump changed.
@@ -43,6 +54,8 @@ type BumpResult struct {
 	Changes []Change `json:"changes"`
 	// Hints say what is left to do (an upstream version to vendor).
 	Hints []string `json:"hints,omitempty"`
+	// Locked are the upstream charts fetched and locked.
+	Locked []Vendored `json:"locked,omitempty"`
 }
 
 // Change is one version changed, at its position in versions.cue.
@@ -54,7 +67,7 @@ type Change struct {
 }
 
 // Run edits versions.cue.
-func (b *Bump) Run() (*BumpResult, error) {
+func (b *Bump) Run(ctx context.Context) (*BumpResult, error) {
 	switch {
 	case b.Component == "" && b.Release == "":
 		return nil, &UsageError{Msg: "name a component (with --chart or --upstream), or --release"}
@@ -80,6 +93,7 @@ func (b *Bump) Run() (*BumpResult, error) {
 		return nil, &UsageError{Msg: err.Error()}
 	}
 	res := &BumpResult{File: path}
+	var relock string // the upstream chart to fetch and lock
 	set := func(to string, p ...string) error {
 		from, pos, err := f.Get(p...)
 		if err != nil {
@@ -128,7 +142,11 @@ func (b *Bump) Run() (*BumpResult, error) {
 				}
 			}
 			if lock, err := upstream.ReadLock(root); err == nil && !slices.ContainsFunc(lock.Charts, func(l upstream.Locked) bool { return l.Name == name && l.Version == version }) {
-				res.Hints = append(res.Hints, fmt.Sprintf("upstream chart %s %s is not locked yet: distgen vendor fetches it and records its digest in %s", name, version, upstream.LockFile))
+				if _, err := os.Stat(filepath.Join(root, upstream.LockFile)); err == nil && !b.NoLock {
+					relock = name
+				} else {
+					res.Hints = append(res.Hints, fmt.Sprintf("upstream chart %s %s is not locked yet: distgen vendor fetches it and records its digest in %s", name, version, upstream.LockFile))
+				}
 			}
 		}
 		if chart != "" {
@@ -148,12 +166,50 @@ func (b *Bump) Run() (*BumpResult, error) {
 		return nil, err
 	}
 	// The project must still load: a version the schema refuses puts the
-	// file back as it was.
-	if _, err := load.Project(root); err != nil {
+	// file back as it was; so does a new upstream version that cannot be
+	// fetched and locked.
+	putBack := func(err error) error {
 		if rerr := atomicfile.Write(path, src); rerr != nil {
-			return nil, fmt.Errorf("%w (and putting %s back failed: %v)", err, path, rerr)
+			return fmt.Errorf("%w (and putting %s back failed: %v)", err, path, rerr)
 		}
-		return nil, err
+		return err
+	}
+	proj, err := load.Project(root)
+	if err != nil {
+		return nil, putBack(err)
+	}
+	if relock != "" {
+		locked, err := b.lock(ctx, proj, relock)
+		if err != nil {
+			return nil, putBack(err)
+		}
+		res.Locked = locked
 	}
 	return res, nil
+}
+
+// lock fetches the upstream chart name of the bumped component at its new
+// version, and records its digest in versions.lock.json.
+func (b *Bump) lock(ctx context.Context, proj *api.Project, name string) ([]Vendored, error) {
+	cache, fetcher, lock, err := vendoring(b.Cache, b.Fetcher, proj.Root)
+	if err != nil {
+		return nil, err
+	}
+	var out []Vendored
+	for _, u := range upstreams(proj) {
+		if u.Name != name || u.Version != proj.Versions.Components[b.Component].Upstream[name] || lock.Get(u) != nil {
+			continue
+		}
+		got, err := vendorOne(ctx, fetcher, cache, lock, u)
+		if err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("upstream chart %s %s from %s: %v (versions.cue is left as it was; bump with --no-lock to lock it later with distgen vendor)", u.Name, u.Version, u.Repository, err)}
+		}
+		out = append(out, got)
+	}
+	if lock.Changed() {
+		if err := lock.Write(proj.Root); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -40,17 +40,7 @@ func (v *Vendor) Run(ctx context.Context) ([]Vendored, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache := v.Cache
-	if cache.Dir == "" {
-		if cache, err = upstream.DefaultCache(); err != nil {
-			return nil, err
-		}
-	}
-	fetcher := v.Fetcher
-	if fetcher == nil {
-		fetcher = &upstream.Fetcher{}
-	}
-	lock, err := upstream.ReadLock(proj.Root)
+	cache, fetcher, lock, err := vendoring(v.Cache, v.Fetcher, proj.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +63,22 @@ func (v *Vendor) Run(ctx context.Context) ([]Vendored, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// vendoring returns what vendoring needs: cache and fetcher, or the
+// defaults for the zero ones, and the project's lock.
+func vendoring(cache upstream.Cache, fetcher *upstream.Fetcher, root string) (upstream.Cache, *upstream.Fetcher, *upstream.Lock, error) {
+	if cache.Dir == "" {
+		var err error
+		if cache, err = upstream.DefaultCache(); err != nil {
+			return cache, nil, nil, err
+		}
+	}
+	if fetcher == nil {
+		fetcher = &upstream.Fetcher{}
+	}
+	lock, err := upstream.ReadLock(root)
+	return cache, fetcher, lock, err
 }
 
 func vendorOne(ctx context.Context, f *upstream.Fetcher, cache upstream.Cache, lock *upstream.Lock, u api.Upstream) (Vendored, error) {
