@@ -39,6 +39,11 @@ type Layout struct {
 	dir string
 	// mu serialises index.json updates.
 	mu sync.Mutex
+	// readMu guards refs, the index by reference as read from the
+	// index.json whose file info is refsOf.
+	readMu sync.Mutex
+	refs   refIndex
+	refsOf os.FileInfo
 	// fault, when set, is called before each write point; an error stops
 	// the write there, as a kill would (see WithFault).
 	fault func(point string) error

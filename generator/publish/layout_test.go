@@ -190,3 +190,64 @@ func TestLayoutRepairsDamagedBlobs(t *testing.T) {
 		t.Errorf("opening a layout with an empty index.json: %v", err)
 	}
 }
+
+// A layout keeps its index parsed between reads, and sees what another
+// writer (here another Layout on the same directory) adds or moves.
+func TestLayoutReadsSeeOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	rel := release(t)
+	reader, err := NewLayout(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer, err := NewLayout(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAll(ctx, writer, rel[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Image(ctx, "charts/a", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Image(ctx, "charts/b", "1.0.0"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("charts/b before it is written: %v", err)
+	}
+	if err := writeAll(ctx, writer, rel[1:]); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rel {
+		img, err := reader.Image(ctx, r.repo, r.tag)
+		if err != nil {
+			t.Fatalf("%s:%s after another writer wrote it: %v", r.repo, r.tag, err)
+		}
+		want, _ := r.img.Digest()
+		if got, _ := img.Digest(); got != want {
+			t.Errorf("%s:%s is %s, want %s", r.repo, r.tag, got, want)
+		}
+		if _, err := reader.Image(ctx, r.repo, want.String()); err != nil {
+			t.Errorf("%s@%s: %v", r.repo, want, err)
+		}
+	}
+	// The tag moves: the reader follows.
+	if _, err := writer.Write(ctx, "charts/a", "1.0.0", rel[1].img); err != nil {
+		t.Fatal(err)
+	}
+	img, err := reader.Image(ctx, "charts/a", "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := img.Digest(); got != mustDigest(t, rel[1].img) {
+		t.Errorf("charts/a:1.0.0 after the tag moved: %s", got)
+	}
+}
+
+func mustDigest(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -106,7 +110,32 @@ func (l *Layout) Image(ctx context.Context, repo, ref string) (v1.Image, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return localImage(store.Dir(l.dir), repo, ref)
+	refs, err := l.refIndex()
+	if err != nil {
+		return nil, err
+	}
+	return refs.image(store.Dir(l.dir), repo, ref)
+}
+
+// refIndex is the layout's index.json by reference, parsed again only
+// when the file was replaced (another inode, size or time): a release of
+// a thousand charts is read without parsing its index a thousand times.
+func (l *Layout) refIndex() (refIndex, error) {
+	fi, err := os.Stat(filepath.Join(l.dir, "index.json"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	l.readMu.Lock()
+	defer l.readMu.Unlock()
+	if l.refs != nil && fi != nil && l.refsOf != nil && os.SameFile(fi, l.refsOf) && fi.Size() == l.refsOf.Size() && fi.ModTime().Equal(l.refsOf.ModTime()) {
+		return l.refs, nil
+	}
+	idx, err := store.Dir(l.dir).Index()
+	if err != nil {
+		return nil, err
+	}
+	l.refs, l.refsOf = newRefIndex(idx), fi
+	return l.refs, nil
 }
 
 // Close implements Store.
@@ -119,7 +148,12 @@ func (l *Layout) Blobs() store.Store { return store.Dir(l.dir) }
 func (l *Layout) Dir() string { return l.dir }
 
 // Archive is a layout archive read in place; it is not written.
-type Archive struct{ a *store.Archive }
+type Archive struct {
+	a    *store.Archive
+	once sync.Once
+	refs refIndex
+	err  error
+}
 
 // Ref implements Publisher.
 func (a *Archive) Ref(repo, tag string) string { return repo + ":" + tag }
@@ -145,7 +179,14 @@ func (a *Archive) Write(context.Context, string, string, v1.Image) (Result, erro
 
 // Image implements Store.
 func (a *Archive) Image(_ context.Context, repo, ref string) (v1.Image, error) {
-	return localImage(a.a, repo, ref)
+	a.once.Do(func() {
+		idx, err := a.a.Index()
+		a.refs, a.err = newRefIndex(idx), err
+	})
+	if a.err != nil {
+		return nil, a.err
+	}
+	return a.refs.image(a.a, repo, ref)
 }
 
 // Blobs implements Local.
@@ -154,18 +195,34 @@ func (a *Archive) Blobs() store.Store { return a.a }
 // Close implements Store.
 func (a *Archive) Close() error { return a.a.Close() }
 
-// localImage finds repo:tag, or an image of repo by digest, in a layout
-// or archive.
-func localImage(s store.Store, repo, ref string) (v1.Image, error) {
-	idx, err := s.Index()
-	if err != nil {
-		return nil, err
+// refIndex finds the manifests of an index by reference: "REPO:TAG" and
+// "REPO@DIGEST"; the first of the index's entries wins.
+type refIndex map[string]v1.Descriptor
+
+func newRefIndex(idx *v1.IndexManifest) refIndex {
+	refs := refIndex{}
+	if idx == nil {
+		return refs
 	}
 	for _, d := range idx.Manifests {
-		r, tag, _ := strings.Cut(d.Annotations[AnnotationRefName], ":")
-		if r == repo && (tag == ref || d.Digest.String() == ref) {
-			return store.Image(s, d)
+		repo, tag, _ := strings.Cut(d.Annotations[AnnotationRefName], ":")
+		for _, k := range []string{repo + ":" + tag, repo + "@" + d.Digest.String()} {
+			if _, ok := refs[k]; !ok {
+				refs[k] = d
+			}
 		}
 	}
-	return nil, fmt.Errorf("no %s %s: %w", repo, ref, ErrNotFound)
+	return refs
+}
+
+// image reads repo:tag, or an image of repo by digest, from s.
+func (r refIndex) image(s store.Store, repo, ref string) (v1.Image, error) {
+	d, ok := r[repo+":"+ref]
+	if !ok {
+		d, ok = r[repo+"@"+ref]
+	}
+	if !ok {
+		return nil, fmt.Errorf("no %s %s: %w", repo, ref, ErrNotFound)
+	}
+	return store.Image(s, d)
 }
