@@ -127,6 +127,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 	root.PersistentFlags().StringVarP(&g.Dir, "dir", "C", ".", "project directory (or a directory below it)")
 	root.PersistentFlags().StringVar(&g.Bundle, "bundle", "", "bundle to work on (needed when the project has several)")
 	root.AddCommand(
+		newInit(s),
 		newVet(s, g),
 		newTenant(s, g),
 		newBuild(s, g),

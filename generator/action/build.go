@@ -587,6 +587,19 @@ func writeTree(out string, files map[string][]byte) (err error) {
 			return err
 		}
 	}
+	// For others to read, whatever the umask: files 0644, directories 0755.
+	err = filepath.WalkDir(tmp, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir():
+			return os.Chmod(path, 0o755)
+		}
+		return os.Chmod(path, 0o644)
+	})
+	if err != nil {
+		return err
+	}
 	return swap(tmp, out)
 }
 
