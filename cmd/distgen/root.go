@@ -128,6 +128,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 	root.PersistentFlags().StringVar(&g.Bundle, "bundle", "", "bundle to work on (needed when the project has several)")
 	root.AddCommand(
 		newInit(s),
+		newSchema(s),
 		newVet(s, g),
 		newTenant(s, g),
 		newBuild(s, g),
