@@ -512,3 +512,45 @@ func TestBuildSincePushedRelease(t *testing.T) {
 		t.Errorf("build --since --allow-unbumped: %v", err)
 	}
 }
+
+// push --dry-run looks the tags up and says what would be written, with
+// sizes, and writes nothing: no manifest reaches the registry, no layout
+// directory is made.
+func TestPushDryRun(t *testing.T) {
+	ctx := context.Background()
+	out, res := build(t, repoRoot, "demo")
+	rec := &recorder{}
+	host := newRegistry(t, func(h http.Handler) http.Handler { rec.next = h; return rec })
+	to := "oci://" + host + "/distgen"
+	dry := &action.Push{From: out, To: to, PlainHTTP: true, DryRun: true}
+	planned, err := dry.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !planned.DryRun || len(planned.Artifacts) != len(res.Release.Components)+1 || planned.Bytes == 0 || len(rec.manifests) != 0 {
+		t.Errorf("dry run: %d artifacts, %d bytes, %d manifests written", len(planned.Artifacts), planned.Bytes, len(rec.manifests))
+	}
+	pushed, err := push(t, out, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pushed.Bytes == 0 || pushed.Bytes > planned.Bytes {
+		t.Errorf("push sent %d bytes, the dry run said at most %d", pushed.Bytes, planned.Bytes)
+	}
+	again, err := dry.Run(ctx)
+	if err != nil || again.Bytes != 0 {
+		t.Errorf("dry run after the push: %d bytes, %v", again.Bytes, err)
+	}
+	for _, a := range again.Artifacts {
+		if !a.Skipped {
+			t.Errorf("dry run after the push would write %s", a.Ref)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "layout")
+	if _, err := (&action.Push{From: out, To: "oci-layout:" + dir, DryRun: true}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a dry run made %s (%v)", dir, err)
+	}
+}

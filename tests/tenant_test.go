@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/load"
 	"github.com/distgen/distgen/generator/mirror"
+	"github.com/distgen/distgen/generator/publish"
 	"github.com/distgen/distgen/tests/fixture"
 )
 
@@ -341,6 +343,55 @@ func TestTenantMirror(t *testing.T) {
 	}
 	if g := tenantBootstrap(t, boot)["acme-dev"]; g.src.Spec.Reference.Digest != dev.Artifact.Digest || g.ks.Spec.PostBuild.Substitute[api.RegistryVariable] != site+"/s" {
 		t.Errorf("bootstrap from the site: %+v %+v", g.src.Spec, g.ks.Spec.PostBuild)
+	}
+
+	// The same tenant pushed to a layout holds no images: a mirror from it
+	// takes them --images-from the site's registry, or leaves them out;
+	// a dry run says what it would copy and writes nothing.
+	layout := t.TempDir()
+	if _, err := (&action.TenantPush{Dir: out, To: "oci-layout:" + layout}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	from, bundle := "oci-layout:"+layout, "tenants/acme-dev:"+dev.Version
+	if _, err := (&action.Mirror{From: from, Bundle: bundle, To: "oci-layout:" + t.TempDir()}).Run(ctx); err == nil || !strings.Contains(err.Error(), "--images-from") {
+		t.Errorf("mirror of a layout without its images: %v", err)
+	}
+	dest := filepath.Join(t.TempDir(), "site")
+	fromSite := action.Mirror{From: from, Bundle: bundle, To: "oci-layout:" + dest, ImagesFrom: "oci://" + site + "/s", PlainHTTP: true}
+	dry := fromSite
+	dry.DryRun = true
+	planned, err := dry.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dest); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a dry run created %s (%v)", dest, err)
+	}
+	if !planned.DryRun || len(planned.Artifacts) != 5 || planned.Bytes == 0 {
+		t.Errorf("dry run: %d artifacts, %d bytes, want the tenant, 2 charts and 2 images", len(planned.Artifacts), planned.Bytes)
+	}
+	copied, err := fromSite.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if copied.Bytes == 0 || copied.Bytes > planned.Bytes {
+		t.Errorf("mirror wrote %d bytes, the dry run said at most %d", copied.Bytes, planned.Bytes)
+	}
+	inLayout, err := publish.Open("oci-layout:" + dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range copied.Release.Images {
+		if _, err := inLayout.Image(ctx, img.Repository, img.Tag); err != nil {
+			t.Errorf("image %s not in the layout: %v", img.Source, err)
+		}
+	}
+	if again, err := dry.Run(ctx); err != nil || again.Bytes != 0 {
+		t.Errorf("dry run after the mirror: %d bytes, %v", again.Bytes, err)
+	}
+	skipped, err := (&action.Mirror{From: from, Bundle: bundle, To: "oci-layout:" + t.TempDir(), SkipImages: true}).Run(ctx)
+	if err != nil || len(skipped.Artifacts) != 3 {
+		t.Errorf("--skip-images: %+v, %v", skipped, err)
 	}
 
 	// With the images relocated, every release in the tenant's namespace

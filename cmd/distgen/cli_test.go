@@ -234,6 +234,9 @@ func TestVendorNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("testdata", "base", "versions.lock.json")); err == nil {
 		t.Error("vendor wrote a lock for a project without upstream charts")
 	}
+	if code, out, errOut := runCLI(t, "vendor", "-C", "testdata/base"); code != exitOK || out != "" || !strings.Contains(errOut, "nothing to vendor") {
+		t.Errorf("vendor with nothing to do: exit %d, %q, %q", code, out, errOut)
+	}
 }
 
 func TestImages(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +21,8 @@ tags of an OCI repository, the index.yaml of an HTTPS one, with TLS
 verified) and reports the newest by SemVer against the pinned one.
 Pre-releases count only with --pre. A repository that cannot be reached is
 reported for its charts, and the others are still asked; that alone does not
-fail the command. With --exit-code it exits 1 when a chart is behind.`,
+fail the command. With --exit-code it exits 1 when a chart is behind, and 2
+when one could not be checked.`,
 		Example: `  distgen outdated
   distgen outdated -o json --pre
   distgen outdated --exit-code   # in CI: fail when an upstream chart is behind`,
@@ -54,6 +56,17 @@ fail the command. With --exit-code it exits 1 when a chart is behind.`,
 				}
 				if len(behind) > 0 {
 					return &action.OutdatedError{Charts: behind}
+				}
+				// A chart that could not be checked is not up to date as
+				// far as CI knows: exit 2, after the others were reported.
+				var unchecked []string
+				for _, c := range res {
+					if c.Error != "" {
+						unchecked = append(unchecked, c.Name+" "+c.Pinned)
+					}
+				}
+				if len(unchecked) > 0 {
+					return fmt.Errorf("%d upstream charts could not be checked: %s", len(unchecked), strings.Join(unchecked, ", "))
 				}
 			}
 			return nil

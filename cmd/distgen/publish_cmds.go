@@ -23,6 +23,20 @@ func printArtifacts(s streams, artifacts []publish.Result, bytes int64, target s
 	fmt.Fprintf(s.Err, "%d artifacts, %d blob bytes written to %s\n", len(artifacts), bytes, target)
 }
 
+// printDryRun lists what a push or mirror would write, and the total.
+func printDryRun(s streams, artifacts []publish.Result, bytes int64, target string) {
+	n := 0
+	for _, r := range artifacts {
+		if r.Skipped {
+			fmt.Fprintf(s.Out, "present  %s@%s\n", r.Ref, r.Digest)
+			continue
+		}
+		n++
+		fmt.Fprintf(s.Out, "write    %s@%s  %d bytes\n", r.Ref, r.Digest, r.Bytes)
+	}
+	fmt.Fprintf(s.Err, "dry run: %d of %d artifacts, at most %d blob bytes, would be written to %s\n", n, len(artifacts), bytes, target)
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
@@ -93,10 +107,17 @@ the Docker config and its credential helpers.`,
 			if err != nil {
 				return err
 			}
-			return out.print(s.Out, res, func() { printArtifacts(s, res.Artifacts, res.Bytes, res.Target) })
+			return out.print(s.Out, res, func() {
+				if res.DryRun {
+					printDryRun(s, res.Artifacts, res.Bytes, res.Target)
+					return
+				}
+				printArtifacts(s, res.Artifacts, res.Bytes, res.Target)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&a.Force, "force", false, "move tags the target holds at other content (without it, such a push fails before writing anything)")
+	cmd.Flags().BoolVar(&a.DryRun, "dry-run", false, "write nothing: check the tags and say what would be written, with sizes")
 	cmd.Flags().BoolVar(&signIt, "sign", false, "sign every artifact once all are pushed, as distgen sign does (needs --key)")
 	cmd.Flags().StringVar(&signWith, "key", "", "private key for --sign (cosign format; password in $COSIGN_PASSWORD)")
 	cmd.Flags().StringVar(&a.To, "to", "", "target: oci://HOST/PREFIX or oci-layout:DIR (required)")
@@ -206,6 +227,9 @@ directory), from which later builds read without the network.`,
 				for _, r := range res {
 					fmt.Fprintf(s.Out, "%s %s %s\n", r.Chart.Name, r.Chart.Version, r.Digest)
 				}
+				if len(res) == 0 {
+					fmt.Fprintln(s.Err, "nothing to vendor: no bundle wraps an upstream chart")
+				}
 			})
 		},
 	}
@@ -264,7 +288,12 @@ interrupted mirror resumes; every digest is checked on arrival. An archive
 is an OCI image layout in one tar file (skopeo's oci-archive), staged in
 ARCHIVE.partial/ until it is complete. Images are
 kept under PREFIX/images/<registry>/<repository>. A tenant mirrors the same
-way: its artifact, the app charts it pins and the images they pull.`,
+way: its artifact, the app charts it pins and the images they pull.
+
+A release pushed to a layout holds no images: mirror it --images-from a
+location that holds them (a mirror filled it), or --skip-images when the
+site takes its images from elsewhere. --dry-run writes nothing and lists
+what would be copied, with sizes.`,
 		Example: `  # into an archive for an air-gapped site
   distgen mirror --from oci://registry.example.com/platform/bundles/demo:0.1.0 --to demo-0.1.0.tar
 
@@ -274,7 +303,13 @@ way: its artifact, the app charts it pins and the images they pull.`,
 
   # a tenant, then its bootstrap from the site's registry
   distgen mirror --from oci://registry.example.com/platform/tenants/acme:0.1.0 --to oci://registry.site.local/platform
-  distgen tenant bootstrap --from oci://registry.site.local/platform/tenants/acme:0.1.0`,
+  distgen tenant bootstrap --from oci://registry.site.local/platform/tenants/acme:0.1.0
+
+  # what a mirror would copy, and how much
+  distgen mirror --from oci://registry.example.com/platform/bundles/demo:0.1.0 --to oci://registry.site.local/platform --dry-run
+
+  # a layout push wrote, its images from last month's mirror archive
+  distgen mirror --from oci-layout:dist/demo-oci --to demo-0.1.1.tar --images-from demo-0.1.0.tar`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.Bundle = g.Bundle // NAME:VERSION, for a layout or archive with several bundles
@@ -282,10 +317,19 @@ way: its artifact, the app charts it pins and the images they pull.`,
 			if err != nil {
 				return err
 			}
-			return out.print(s.Out, res, func() { printArtifacts(s, res.Artifacts, res.Bytes, a.To) })
+			return out.print(s.Out, res, func() {
+				if res.DryRun {
+					printDryRun(s, res.Artifacts, res.Bytes, a.To)
+					return
+				}
+				printArtifacts(s, res.Artifacts, res.Bytes, a.To)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&a.From, "from", "", "oci://HOST/PREFIX/bundles/NAME:VERSION, oci://HOST/PREFIX/tenants/NAME:VERSION, oci-layout:DIR or FILE.tar (required)")
+	cmd.Flags().BoolVar(&a.SkipImages, "skip-images", false, "copy the charts and the bundle only")
+	cmd.Flags().StringVar(&a.ImagesFrom, "images-from", "", "read the images from this oci://HOST/PREFIX, oci-layout:DIR or FILE.tar (a mirror filled it) instead of their origin")
+	cmd.Flags().BoolVar(&a.DryRun, "dry-run", false, "write nothing: say what would be copied, with sizes")
 	cmd.Flags().StringVar(&a.To, "to", "", "oci://HOST/PREFIX, oci-layout:DIR or FILE.tar (required)")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS (loopback registries only)")
 	cmd.Flags().IntVar(&a.Jobs, "jobs", 4, "artifacts copied at once")

@@ -202,7 +202,7 @@ func (b *Bump) lock(ctx context.Context, proj *api.Project, name string) ([]Vend
 		}
 		got, err := vendorOne(ctx, fetcher, cache, lock, u)
 		if err != nil {
-			return nil, &UsageError{Msg: fmt.Sprintf("upstream chart %s %s from %s: %v (versions.cue is left as it was; bump with --no-lock to lock it later with distgen vendor)", u.Name, u.Version, u.Repository, err)}
+			return nil, upstreamError(u, err, " (versions.cue is left as it was; bump with --no-lock to lock it later with distgen vendor)")
 		}
 		out = append(out, got)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/distgen/distgen/generator/load"
+	"github.com/distgen/distgen/generator/publish"
 )
 
 // ComponentError is a problem building one component: its chart does not
@@ -39,6 +40,7 @@ func IsUserError(err error) bool {
 	var ub *UnbumpedError
 	var ve *VerifyError
 	var oe *OutdatedError
-	return load.IsUserError(err) || errors.As(err, &ce) || errors.As(err, &ue) || errors.As(err, &tm) || errors.As(err, &ub) || errors.As(err, &ve) || errors.As(err, &oe) ||
+	var te *publish.TargetError
+	return load.IsUserError(err) || errors.As(err, &te) || errors.As(err, &ce) || errors.As(err, &ue) || errors.As(err, &tm) || errors.As(err, &ub) || errors.As(err, &ve) || errors.As(err, &oe) ||
 		errors.Is(err, load.ErrNotProject) || errors.Is(err, ErrStaleBuild)
 }

@@ -125,7 +125,7 @@ func (a *Images) resolve(ctx context.Context, ref string) string {
 	if a.PlainHTTP && publish.IsLoopback(r.Context().RegistryStr()) {
 		r, _ = name.ParseReference(ref, name.Insecure)
 	}
-	desc, err := remote.Head(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	desc, err := remote.Head(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(publish.Transport(a.PlainHTTP)))
 	if err != nil {
 		if a.Log != nil {
 			fmt.Fprintf(a.Log, "warning: %s: not resolved: %v\n", ref, err)

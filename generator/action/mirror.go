@@ -30,6 +30,14 @@ type Mirror struct {
 	Options []publish.Option
 	// Layout are options for a layout or archive destination.
 	Layout []publish.LayoutOption
+	// SkipImages copies the charts and the bundle only.
+	SkipImages bool
+	// ImagesFrom (oci://HOST/PREFIX, oci-layout:DIR or FILE.tar) is where
+	// images are read from: a location a mirror filled, images under
+	// images/<registry>/<repository>.
+	ImagesFrom string
+	// DryRun writes nothing and says what would be copied, with sizes.
+	DryRun bool
 }
 
 // MirrorResult is what a mirror copied.
@@ -50,15 +58,32 @@ func (m *Mirror) Run(ctx context.Context) (*MirrorResult, error) {
 
 // copy copies the release rel, opened at src, to m.To.
 func (m *Mirror) copy(ctx context.Context, src publish.Store, rel *mirror.Release) (*MirrorResult, error) {
+	if m.SkipImages && m.ImagesFrom != "" {
+		return nil, &UsageError{Msg: "--skip-images and --images-from exclude each other"}
+	}
+	var images publish.Store
+	if m.ImagesFrom != "" {
+		var err error
+		if images, err = mirror.Open(m.ImagesFrom, m.PlainHTTP); err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("--images-from: %v", err)}
+		}
+		defer images.Close()
+	}
 	res, err := mirror.Copy(ctx, src, rel, m.To, mirror.Options{
 		Jobs: m.Jobs, PlainHTTP: m.PlainHTTP, Publish: m.Options, Layout: m.Layout,
+		SkipImages: m.SkipImages, ImagesFrom: images, DryRun: m.DryRun,
 		Progress: func(r publish.Result) {
 			if m.Log == nil {
 				return
 			}
-			if r.Skipped {
+			switch {
+			case m.DryRun && r.Skipped:
+				fmt.Fprintf(m.Log, "present     %s@%s\n", r.Ref, r.Digest)
+			case m.DryRun:
+				fmt.Fprintf(m.Log, "would copy  %s@%s (%d bytes)\n", r.Ref, r.Digest, r.Bytes)
+			case r.Skipped:
 				fmt.Fprintf(m.Log, "present %s@%s\n", r.Ref, r.Digest)
-			} else {
+			default:
 				fmt.Fprintf(m.Log, "copied  %s@%s (%d bytes)\n", r.Ref, r.Digest, r.Bytes)
 			}
 		},

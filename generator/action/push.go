@@ -50,6 +50,9 @@ type Push struct {
 	Force bool
 	// SignKey, when set, signs every artifact once all are pushed.
 	SignKey *ecdsa.PrivateKey
+	// DryRun writes nothing: the result lists what would be written (the
+	// tags checked as a push checks them), each with its blob bytes.
+	DryRun bool
 }
 
 // PushResult is what a push did, charts in release order, bundle last.
@@ -60,6 +63,8 @@ type PushResult struct {
 	Bytes int64 `json:"bytes"`
 	// Signatures are the signature images written (push --sign).
 	Signatures []publish.Result `json:"signatures,omitempty"`
+	// DryRun: nothing was written; Artifacts and Bytes are what would be.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // ErrStaleBuild is returned when a build's output no longer matches its
@@ -76,9 +81,15 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := publish.New(p.To, append([]publish.Option{publish.WithPlainHTTP(p.PlainHTTP)}, p.Options...)...)
+	opts := append([]publish.Option{publish.WithPlainHTTP(p.PlainHTTP)}, p.Options...)
+	var pub publish.Publisher
+	if p.DryRun {
+		pub, err = publish.Peek(p.To, opts...)
+	} else {
+		pub, err = publish.New(p.To, opts...)
+	}
 	if err != nil {
-		return nil, &UsageError{Msg: err.Error()}
+		return nil, err
 	}
 	charts := make([]pushItem, len(rel.Components))
 	for i, c := range rel.Components {
@@ -93,8 +104,8 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 			logResult(p.Log, r)
 		}
 	}
-	res, err := pushStages(ctx, pub, p.To, p.Jobs, p.Force, report, charts, []pushItem{{what: fmt.Sprintf("bundle %q", rel.Bundle), ref: rel.Artifact, img: bundle}})
-	if err != nil || p.SignKey == nil {
+	res, err := pushStages(ctx, pub, p.To, p.Jobs, p.Force, p.DryRun, report, charts, []pushItem{{what: fmt.Sprintf("bundle %q", rel.Bundle), ref: rel.Artifact, img: bundle}})
+	if err != nil || p.SignKey == nil || p.DryRun {
 		return res, err
 	}
 	signed, err := signArtifacts(ctx, p.To, p.PlainHTTP, p.Options, p.SignKey, p.Log, releaseArtifacts(rel))
@@ -145,8 +156,9 @@ func (e *TagMovedError) Error() string {
 //
 // Before anything is written, every tag is looked up: one that the target
 // holds at other content fails the push (a *TagMovedError) unless force is
-// set, and one it holds at this content is not written again.
-func pushStages(ctx context.Context, pub publish.Publisher, target string, jobs int, force bool, report func(publish.Result), stages ...[]pushItem) (*PushResult, error) {
+// set, and one it holds at this content is not written again. A dry run
+// stops there and reports what would be written.
+func pushStages(ctx context.Context, pub publish.Publisher, target string, jobs int, force, dryRun bool, report func(publish.Result), stages ...[]pushItem) (*PushResult, error) {
 	if jobs <= 0 {
 		jobs = DefaultPushJobs
 	}
@@ -165,7 +177,22 @@ func pushStages(ctx context.Context, pub publish.Publisher, target string, jobs 
 	if len(moved) > 0 && !force {
 		return nil, &TagMovedError{Tags: moved}
 	}
-	res := &PushResult{Target: target}
+	res := &PushResult{Target: target, DryRun: dryRun}
+	if dryRun {
+		for s, stage := range stages {
+			for i, it := range stage {
+				r := publish.Result{Ref: pub.Ref(it.ref.Repository, it.ref.Tag), Digest: it.ref.Digest, Skipped: held[s][i] == it.ref.Digest}
+				if !r.Skipped {
+					if r.Bytes, err = publish.Size(it.img); err != nil {
+						return nil, err
+					}
+				}
+				res.Artifacts = append(res.Artifacts, r)
+				res.Bytes += r.Bytes
+			}
+		}
+		return res, nil
+	}
 	var mu sync.Mutex
 	for s, stage := range stages {
 		results := make([]publish.Result, len(stage))

@@ -327,7 +327,7 @@ func (p *TenantPush) Run(ctx context.Context) (*PushResult, error) {
 	}
 	pub, err := publish.New(p.To, append([]publish.Option{publish.WithPlainHTTP(p.PlainHTTP)}, p.Options...)...)
 	if err != nil {
-		return nil, &UsageError{Msg: err.Error()}
+		return nil, err
 	}
-	return pushStages(ctx, pub, p.To, 0, p.Force, func(r publish.Result) { logResult(p.Log, r) }, apps, tenants)
+	return pushStages(ctx, pub, p.To, 0, p.Force, false, func(r publish.Result) { logResult(p.Log, r) }, apps, tenants)
 }

@@ -49,7 +49,7 @@ func (v *Vendor) Run(ctx context.Context) ([]Vendored, error) {
 	for _, u := range upstreams(proj) {
 		got, err := vendorOne(ctx, fetcher, cache, lock, u)
 		if err != nil {
-			errs = append(errs, &UsageError{Msg: fmt.Sprintf("upstream chart %s %s from %s: %v", u.Name, u.Version, u.Repository, err)})
+			errs = append(errs, upstreamError(u, err, ""))
 			continue
 		}
 		if v.Log != nil {
@@ -63,6 +63,17 @@ func (v *Vendor) Run(ctx context.Context) ([]Vendored, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// upstreamError names the chart that failed: the user's error (exit 1)
+// unless the network or the repository was at fault (exit 2); hint, when
+// set, says what to do next.
+func upstreamError(u api.Upstream, err error, hint string) error {
+	msg := fmt.Sprintf("upstream chart %s %s from %s: %v%s", u.Name, u.Version, u.Repository, err, hint)
+	if upstream.Unreachable(err) {
+		return errors.New(msg)
+	}
+	return &UsageError{Msg: msg}
 }
 
 // vendoring returns what vendoring needs: cache and fetcher, or the

@@ -36,6 +36,17 @@ type Options struct {
 	Publish []publish.Option
 	// Layout are options for a layout or archive destination.
 	Layout []publish.LayoutOption
+	// SkipImages copies the charts and the bundle only: the site takes
+	// its images from elsewhere.
+	SkipImages bool
+	// ImagesFrom, when set, is where images are read from instead of
+	// their origin or the source (a layout, an archive or a registry
+	// prefix that a mirror filled: images/<registry>/<repository>).
+	ImagesFrom publish.Store
+	// DryRun writes nothing: the result says what would be copied, each
+	// artifact's size as the bytes it would send (Skipped when the
+	// destination holds it already).
+	DryRun bool
 }
 
 // Result is what a copy did, charts and images first, the bundle last.
@@ -45,6 +56,8 @@ type Result struct {
 	Bytes int64 `json:"bytes"`
 	// Signatures are the signature images copied with the artifacts.
 	Signatures []publish.Result `json:"signatures,omitempty"`
+	// DryRun: nothing was written; Artifacts and Bytes are what would be.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // Copy copies rel from src to the destination target (oci://HOST/PREFIX,
@@ -52,6 +65,24 @@ type Result struct {
 // concurrency, the bundle last. What the destination already holds is
 // skipped; every digest written is checked against the source's.
 func Copy(ctx context.Context, src publish.Store, rel *Release, target string, o Options) (*Result, error) {
+	items := append([]Artifact{}, rel.Charts...)
+	if !o.SkipImages {
+		items = append(items, rel.Images...)
+	}
+	imgs := make([]v1.Image, len(items))
+	for i, a := range items {
+		var err error
+		if imgs[i], err = read(ctx, src, a, o); err != nil {
+			return nil, err
+		}
+	}
+	if o.DryRun {
+		dst, err := publish.Peek(target, append([]publish.Option{publish.WithPlainHTTP(o.PlainHTTP)}, o.Publish...)...)
+		if err != nil {
+			return nil, err
+		}
+		return dryRun(ctx, src, dst, rel.Bundle, items, imgs, o)
+	}
 	dst, finish, err := destination(target, o)
 	if err != nil {
 		return nil, err
@@ -59,13 +90,6 @@ func Copy(ctx context.Context, src publish.Store, rel *Release, target string, o
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = 4
-	}
-	items := append(append([]Artifact{}, rel.Charts...), rel.Images...)
-	imgs := make([]v1.Image, len(items))
-	for i, a := range items {
-		if imgs[i], err = read(ctx, src, a, o.PlainHTTP); err != nil {
-			return nil, err
-		}
 	}
 	res := &Result{Artifacts: make([]publish.Result, len(items)+1)}
 	var mu sync.Mutex
@@ -135,7 +159,7 @@ func Copy(ctx context.Context, src publish.Store, rel *Release, target string, o
 			res.Bytes += r.Bytes
 		}
 	}
-	bundle, err := read(ctx, src, rel.Bundle, o.PlainHTTP)
+	bundle, err := read(ctx, src, rel.Bundle, o)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +174,40 @@ func Copy(ctx context.Context, src publish.Store, rel *Release, target string, o
 	}
 	for _, a := range res.Artifacts {
 		res.Bytes += a.Bytes
+	}
+	return res, nil
+}
+
+// dryRun says what Copy would write: each artifact (the bundle last), the
+// bytes of its blobs, skipped when the destination holds it already.
+func dryRun(ctx context.Context, src publish.Store, dst publish.Publisher, bundle Artifact, items []Artifact, imgs []v1.Image, o Options) (*Result, error) {
+	b, err := read(ctx, src, bundle, o)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{DryRun: true}
+	for i, a := range append(items, bundle) {
+		img := b
+		if i < len(items) {
+			img = imgs[i]
+		}
+		d, err := img.Digest()
+		if err != nil {
+			return nil, err
+		}
+		r := publish.Result{Ref: dst.Ref(a.Repository, a.Tag), Digest: d.String()}
+		if held, err := dst.Tagged(ctx, a.Repository, a.Tag); err != nil {
+			return nil, fmt.Errorf("%s: %w", describe(a), err)
+		} else if held == r.Digest {
+			r.Skipped = true
+		} else if r.Bytes, err = publish.Size(img); err != nil {
+			return nil, err
+		}
+		res.Artifacts = append(res.Artifacts, r)
+		res.Bytes += r.Bytes
+		if o.Progress != nil {
+			o.Progress(r)
+		}
 	}
 	return res, nil
 }
@@ -176,21 +234,27 @@ func copySignatures(ctx context.Context, src publish.Store, dst publish.Publishe
 }
 
 // read opens an artifact at the source and checks its digest.
-func read(ctx context.Context, src publish.Store, a Artifact, plainHTTP bool) (v1.Image, error) {
+func read(ctx context.Context, src publish.Store, a Artifact, o Options) (v1.Image, error) {
 	var img v1.Image
 	var err error
 	ref := a.Tag
 	if a.Digest != "" {
 		ref = a.Digest
 	}
-	if a.Source != "" && !isLocal(src) {
+	switch {
+	case a.Source != "" && o.ImagesFrom != nil:
+		img, err = o.ImagesFrom.Image(ctx, a.Repository, ref)
+	case a.Source != "" && !isLocal(src):
 		// An image of a release in a registry comes from where it lives.
 		var r name.Reference
 		if r, err = name.ParseReference(a.Source); err == nil {
-			img, err = remoteImage(ctx, r.Context().Name(), ref, plainHTTP)
+			img, err = remoteImage(ctx, r.Context().Name(), ref, o.PlainHTTP)
 		}
-	} else {
+	default:
 		img, err = src.Image(ctx, a.Repository, ref)
+		if a.Source != "" && errors.Is(err, publish.ErrNotFound) {
+			err = fmt.Errorf("%w (the source holds no images: copy them --images-from a layout, archive or registry that holds them, or --skip-images)", err)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", describe(a), err)

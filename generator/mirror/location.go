@@ -53,7 +53,7 @@ func remoteImage(ctx context.Context, repo, ref string, plainHTTP bool) (v1.Imag
 	if err != nil {
 		return nil, err
 	}
-	return remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	return remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(publish.Transport(plainHTTP)))
 }
 
 // Signatures returns the signature image of the artifact with digest d in

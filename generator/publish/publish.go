@@ -29,6 +29,13 @@ type Result struct {
 	Bytes int64 `json:"bytes"`
 }
 
+// TargetError is a target or location named wrong: a scheme distgen does
+// not know, a malformed registry prefix, plain HTTP to a host that is not
+// loopback. It is the user's to fix.
+type TargetError struct{ Msg string }
+
+func (e *TargetError) Error() string { return e.Msg }
+
 // Target kinds for New.
 const (
 	SchemeRegistry = "oci://"
@@ -44,6 +51,6 @@ func New(target string, opts ...Option) (Store, error) {
 	case strings.HasPrefix(target, SchemeLayout):
 		return NewLayout(strings.TrimPrefix(target, SchemeLayout))
 	default:
-		return nil, fmt.Errorf("unknown target %q: want oci://HOST/PREFIX or oci-layout:DIR", target)
+		return nil, &TargetError{fmt.Sprintf("unknown target %q: want oci://HOST/PREFIX or oci-layout:DIR", target)}
 	}
 }

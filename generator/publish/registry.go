@@ -113,11 +113,12 @@ func NewRegistry(prefix string, opts ...Option) (*Registry, error) {
 	}
 	prefix = strings.TrimSuffix(prefix, "/")
 	if _, err := name.NewRepository(prefix + "/x"); err != nil {
-		return nil, fmt.Errorf("registry prefix %q: %w", prefix, err)
+		return nil, &TargetError{fmt.Sprintf("registry prefix %q: %v", prefix, err)}
 	}
 	if o.plainHTTP && !IsLoopback(hostOf(prefix)) {
-		return nil, fmt.Errorf("plain HTTP is only for loopback registries, not %s", hostOf(prefix))
+		return nil, &TargetError{fmt.Sprintf("plain HTTP is only for loopback registries, not %s", hostOf(prefix))}
 	}
+	o.transport = &schemeGuard{base: o.transport, plain: o.plainHTTP}
 	return &Registry{prefix: prefix, opts: o, transports: map[string]*repoTransport{}, looked: map[string]string{}}, nil
 }
 
@@ -486,6 +487,37 @@ func (b *countingBody) Read(p []byte) (int, error) {
 func hostOf(prefix string) string {
 	host, _, _ := strings.Cut(prefix, "/")
 	return host
+}
+
+// Transport is the HTTP transport distgen reaches registries through:
+// go-containerregistry's, TLS verified, with one rule on top (see
+// schemeGuard). plainHTTP is --plain-http.
+func Transport(plainHTTP bool) http.RoundTripper {
+	return &schemeGuard{base: remote.DefaultTransport, plain: plainHTTP}
+}
+
+// schemeGuard holds every command to one rule: HTTPS, unless --plain-http
+// was given (which only loopback registries may be). go-containerregistry
+// falls back to plain HTTP by itself for loopback and private-network
+// hosts; distgen does not, so that what a command resolves with is what
+// it writes into Flux objects, and no credential goes out in the clear
+// unasked.
+type schemeGuard struct {
+	base  http.RoundTripper
+	plain bool
+}
+
+func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && (!g.plain || !IsLoopback(req.URL.Host)) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		if g.plain {
+			return nil, fmt.Errorf("%s: plain HTTP is only for loopback registries", req.URL.Host)
+		}
+		return nil, fmt.Errorf("%s speaks plain HTTP: distgen uses HTTPS unless told --plain-http (for a loopback registry only)", req.URL.Host)
+	}
+	return g.base.RoundTrip(req)
 }
 
 // IsLoopback reports whether a registry host (HOST or HOST:PORT) is on

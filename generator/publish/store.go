@@ -67,7 +67,7 @@ func Open(target string, opts ...Option) (Store, error) {
 		}
 		return &Archive{a: a}, nil
 	default:
-		return nil, fmt.Errorf("unknown location %q: want oci://HOST/PREFIX, oci-layout:DIR or FILE.tar", target)
+		return nil, &TargetError{fmt.Sprintf("unknown location %q: want oci://HOST/PREFIX, oci-layout:DIR or FILE.tar", target)}
 	}
 }
 
@@ -225,4 +225,42 @@ func (r refIndex) image(s store.Store, repo, ref string) (v1.Image, error) {
 		return nil, fmt.Errorf("no %s %s: %w", repo, ref, ErrNotFound)
 	}
 	return store.Image(s, d)
+}
+
+// Peek opens target (as New names it, or FILE.tar) to look at, not to
+// write: a layout or archive that does not exist yet holds nothing, and
+// nothing is created. A dry run asks it what it holds.
+func Peek(target string, opts ...Option) (Publisher, error) {
+	if strings.HasPrefix(target, SchemeLayout) || IsArchive(target) {
+		if _, err := os.Stat(strings.TrimPrefix(target, SchemeLayout)); errors.Is(err, fs.ErrNotExist) {
+			return nothing{}, nil
+		}
+		return Open(target, opts...)
+	}
+	return New(target, opts...)
+}
+
+// nothing is a target that does not exist yet: it holds no tag.
+type nothing struct{}
+
+func (nothing) Ref(repo, tag string) string { return repo + ":" + tag }
+func (nothing) Tagged(context.Context, string, string) (string, error) {
+	return "", nil
+}
+func (nothing) Write(context.Context, string, string, v1.Image) (Result, error) {
+	return Result{}, errors.New("a dry run writes nothing")
+}
+
+// Size is the bytes of an image's config and layers: what writing it
+// sends at most.
+func Size(img v1.Image) (int64, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return 0, err
+	}
+	n := m.Config.Size
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	return n, nil
 }

@@ -6,10 +6,13 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"sigs.k8s.io/yaml"
 
@@ -33,6 +37,33 @@ var ErrDigestMismatch = errors.New("digest mismatch")
 
 // ErrUnsafeArchive is returned for an archive distgen will not unpack.
 var ErrUnsafeArchive = errors.New("unsafe chart archive")
+
+// ErrUnavailable is a repository that answered it cannot serve now (429
+// or 5xx).
+var ErrUnavailable = errors.New("repository unavailable")
+
+// Unreachable reports whether err is the network's or the repository's
+// doing rather than the project's: no connection, a timeout, a
+// certificate not trusted, a 429 or 5xx answer. Those are not the user's
+// input (distgen exits 2 for them, 1 for the rest).
+func Unreachable(err error) bool {
+	var (
+		ne  net.Error
+		ue  *url.Error
+		te  *transport.Error
+		cve *tls.CertificateVerificationError
+		uae x509.UnknownAuthorityError
+		hne x509.HostnameError
+	)
+	switch {
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &ne), errors.As(err, &ue), errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &hne):
+		return true
+	case errors.As(err, &te):
+		return te.StatusCode == http.StatusTooManyRequests || te.StatusCode >= 500
+	}
+	return false
+}
 
 // Fetcher downloads upstream charts.
 type Fetcher struct {
@@ -93,7 +124,7 @@ func (f *Fetcher) fetchOCI(ctx context.Context, u api.Upstream) (*Fetched, error
 	if err != nil {
 		return nil, err
 	}
-	ropts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, f.Remote...)
+	ropts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(publish.Transport(f.PlainHTTP))}, f.Remote...)
 	img, err := remote.Image(ref, ropts...)
 	if err != nil {
 		return nil, err
@@ -180,7 +211,7 @@ func (f *Fetcher) Versions(ctx context.Context, u api.Upstream) ([]string, error
 		if err != nil {
 			return nil, err
 		}
-		ropts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, f.Remote...)
+		ropts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithTransport(publish.Transport(f.PlainHTTP))}, f.Remote...)
 		tags, err := remote.List(repo, ropts...)
 		if err != nil {
 			return nil, err
@@ -251,6 +282,9 @@ func (f *Fetcher) get(ctx context.Context, u string) ([]byte, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return nil, fmt.Errorf("GET %s: %s: %w", u, resp.Status, ErrUnavailable)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
