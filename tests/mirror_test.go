@@ -234,6 +234,9 @@ func TestMirror(t *testing.T) {
 	if names := tarNames(t, archive); len(names) < 3 || names[0] != "oci-layout" || names[1] != "index.json" {
 		t.Errorf("archive entries start %v, want oci-layout, index.json", names[:min(3, len(names))])
 	}
+	if fi, err := os.Stat(archive); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("archive mode %v (%v), want 0644: the site reads it", fi.Mode().Perm(), err)
+	}
 	origin.Close()
 	images.Close()
 

@@ -174,6 +174,10 @@ func tarLayout(dir, archive string) error {
 	if err := tw.Close(); err != nil {
 		return err
 	}
+	// For the site to read, whatever the umask (CreateTemp makes 0600).
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
