@@ -84,8 +84,15 @@ func (Dir) Close() error { return nil }
 
 // Archive reads a tar archive of a layout in place.
 type Archive struct {
-	f       *os.File
+	f       readerAtCloser
 	entries map[string]entry
+}
+
+// readerAtCloser is what an archive is read from: a file, or (in tests)
+// bytes.
+type readerAtCloser interface {
+	io.ReaderAt
+	io.Closer
 }
 
 type entry struct{ off, size int64 }
@@ -104,8 +111,19 @@ func OpenArchive(p string) (*Archive, error) {
 		f.Close()
 		return nil, err
 	}
+	a, err := readArchive(f, info.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading archive %s: %w", p, err)
+	}
+	return a, nil
+}
+
+// readArchive lists the entries of the archive of size bytes that f holds,
+// refusing what CheckEntry refuses.
+func readArchive(f readerAtCloser, size int64) (*Archive, error) {
 	a := &Archive{f: f, entries: map[string]entry{}}
-	cr := &countingReader{r: f}
+	cr := &countingReader{r: io.NewSectionReader(f, 0, size)}
 	tr := tar.NewReader(cr)
 	for n := 0; ; n++ {
 		h, err := tr.Next()
@@ -113,12 +131,10 @@ func OpenArchive(p string) (*Archive, error) {
 			break
 		}
 		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("reading archive %s: %w", p, err)
+			return nil, err
 		}
-		if err := CheckEntry(h, n, info.Size()); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("reading archive %s: %w", p, err)
+		if err := CheckEntry(h, n, size); err != nil {
+			return nil, err
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
 		if h.Typeflag == tar.TypeReg {
@@ -215,6 +231,13 @@ func parseIndex(b []byte, name string) (*v1.IndexManifest, error) {
 	var idx v1.IndexManifest
 	if err := json.Unmarshal(b, &idx); err != nil {
 		return nil, fmt.Errorf("%s is damaged: %w", name, err)
+	}
+	// Every manifest it names has a digest distgen can read (a manifest
+	// without one parses as a zero digest, which nothing can fetch).
+	for i, d := range idx.Manifests {
+		if checkHash(d.Digest) != nil {
+			return nil, fmt.Errorf("%s is damaged: manifest %d has digest %q, want sha256:<64 hex digits>", name, i, d.Digest)
+		}
 	}
 	return &idx, nil
 }
