@@ -91,7 +91,7 @@ func evaluate(root string) (*cue.Context, []*build.Instance, []cue.Value, *cuelo
 	var errs Errors
 	for _, inst := range insts {
 		if inst.Err != nil {
-			errs = append(errs, fromCUE(inst.Err, root, nil)...)
+			errs = append(errs, instanceErrors(inst, root)...)
 		}
 	}
 	if len(errs) > 0 {
@@ -106,7 +106,7 @@ func evaluate(root string) (*cue.Context, []*build.Instance, []cue.Value, *cuelo
 	insts = cueload.Instances(dirs, cfg)
 	for _, inst := range insts {
 		if inst.Err != nil {
-			errs = append(errs, fromCUE(inst.Err, root, nil)...)
+			errs = append(errs, instanceErrors(inst, root)...)
 		}
 	}
 	if len(errs) > 0 {
@@ -118,6 +118,26 @@ func evaluate(root string) (*cue.Context, []*build.Instance, []cue.Value, *cuelo
 		return nil, nil, nil, nil, fromCUE(err, root, nil)
 	}
 	return ctx, insts, vals, cfg, nil
+}
+
+// instanceErrors are the errors of loading a package (a file of another
+// package among its files, a syntax error, an import that fails): with the
+// project's paths relative to root, and the package's directory as the
+// position of an error that has none.
+func instanceErrors(inst *build.Instance, root string) Errors {
+	dir, err := filepath.Rel(root, inst.Dir)
+	if err != nil {
+		dir = inst.Dir
+	}
+	errs := fromCUE(inst.Err, root, nil)
+	for _, e := range errs {
+		e.Msg = strings.ReplaceAll(e.Msg, root+string(filepath.Separator), "")
+		e.Msg = strings.ReplaceAll(e.Msg, root, ".")
+		if e.Pos == "" {
+			e.Pos = filepath.ToSlash(dir) + "/"
+		}
+	}
+	return errs
 }
 
 // project decodes and checks an evaluated project.

@@ -109,11 +109,35 @@ func ReadLock(root string) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseLock(b)
+}
+
+// ParseLock reads a lock file's bytes. Every chart it locks names a
+// repository, a chart, a version and a sha256 digest, and every image a
+// reference and a sha256 digest: a lock that does not is refused, naming
+// the entry.
+func ParseLock(b []byte) (*Lock, error) {
 	var l Lock
 	if err := json.Unmarshal(b, &l); err != nil {
 		return nil, fmt.Errorf("%s: %w", LockFile, err)
 	}
+	for i, c := range l.Charts {
+		if c.Repository == "" || c.Name == "" || c.Version == "" || !isSHA256(c.Digest) {
+			return nil, fmt.Errorf("%s: charts[%d] (%s %s): want repository, name, version and a sha256 digest", LockFile, i, c.Name, c.Version)
+		}
+	}
+	for i, im := range l.Images {
+		if im.Ref == "" || !isSHA256(im.Digest) {
+			return nil, fmt.Errorf("%s: images[%d] (%s): want a reference and a sha256 digest", LockFile, i, im.Ref)
+		}
+	}
 	return &l, nil
+}
+
+// isSHA256 reports whether d is "sha256:" and 64 lower-case hex digits.
+func isSHA256(d string) bool {
+	hex, ok := strings.CutPrefix(d, "sha256:")
+	return ok && len(hex) == 64 && strings.Trim(hex, "0123456789abcdef") == ""
 }
 
 // Get returns the entry for u, or nil.
@@ -140,6 +164,15 @@ func (l *Lock) Set(u api.Upstream, digest, manifest string) {
 
 // Write writes the lock, sorted, through a temporary file.
 func (l *Lock) Write(root string) error {
+	b, err := l.Bytes()
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(root, LockFile), b)
+}
+
+// Bytes is the lock as Write writes it: entries sorted, indented JSON.
+func (l *Lock) Bytes() ([]byte, error) {
 	sort.Slice(l.Charts, func(i, j int) bool {
 		a, b := l.Charts[i], l.Charts[j]
 		return a.Repository+"\x00"+a.Name+"\x00"+a.Version < b.Repository+"\x00"+b.Name+"\x00"+b.Version
@@ -147,9 +180,9 @@ func (l *Lock) Write(root string) error {
 	sort.Slice(l.Images, func(i, j int) bool { return l.Images[i].Ref < l.Images[j].Ref })
 	b, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return atomicfile.Write(filepath.Join(root, LockFile), append(b, '\n'))
+	return append(b, '\n'), nil
 }
 
 // Cache is a content-addressed store of chart archives:
