@@ -40,14 +40,14 @@ demo: build ## Build the demo bundle, write it as an OCI layout, print its boots
 	@echo "# Bootstrap for the demo bundle once dist/demo-oci is served at $(DEMO_REGISTRY):"
 	@$(DISTGEN) bootstrap --from oci://$(DEMO_REGISTRY)/bundles/demo:0.1.0 --release dist/demo --plain-http
 
-test: unit e2e ## Run every test: unit, CLI, interop and end-to-end
+test: unit reliability e2e ## Run every test: unit, CLI, interop, fault runs, a short fuzz and end-to-end
 
 unit: tools ## The fast tests: CUE vet, go vet, unit, CLI and helm/cue interop (no cluster)
 	$(CUE) fmt --check --files schemas bundles versions.cue
 	$(CUE) vet -c ./bundles
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./tests/e2e/
-	DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) DISTGEN_CUE=$(CUE) DISTGEN_COSIGN=$(COSIGN) DISTGEN_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 ./...
+	DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) DISTGEN_CUE=$(CUE) DISTGEN_COSIGN=$(COSIGN) DISTGEN_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -skip '^TestFaultRuns$$' ./...
 	$(GO) test -race -count=1 -run 'TestBuildIsPure' ./generator/action/
 
 lint: tools $(STATICCHECK) ## Check formatting and vet Go and CUE sources; staticcheck
@@ -59,6 +59,26 @@ lint: tools $(STATICCHECK) ## Check formatting and vet Go and CUE sources; stati
 
 e2e: tools ## The end-to-end tests: real etcd, registry, kube-apiserver and Flux controllers (first build ≈ 25 min)
 	DISTGEN_E2E_BIN="$$(bash tests/e2e/stack.sh build)" DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) $(GO) test -count=1 -tags e2e -timeout 30m -v ./tests/e2e/
+
+# Fuzzing: make test fuzzes every target for SHORT_FUZZTIME (and runs their
+# seeds with the unit tests); make fuzz for FUZZTIME.
+SHORT_FUZZTIME ?= 3s
+FUZZTIME ?= 30s
+RELIABILITY := $(BIN)/reliability
+
+reliability: ## The fault runs and a short fuzz of every target, with their counts
+	@mkdir -p $(RELIABILITY)
+	DISTGEN_FAULT_FIGURES=$(RELIABILITY)/faults.json $(GO) test -count=1 -run '^TestFaultRuns$$' -v ./tests/ | grep -E 'fault runs:|^(--- |ok|FAIL)'
+	FUZZTIME=$(SHORT_FUZZTIME) GO=$(GO) bash tests/fuzz.sh
+
+fuzz: ## Fuzz every target for FUZZTIME (default 30s); a crasher is kept in testdata/fuzz as a seed
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash tests/fuzz.sh
+
+reliability-doc: ## Write docs/reliability.md from the fault runs and a FUZZTIME fuzz of every target
+	@mkdir -p $(RELIABILITY)
+	DISTGEN_FAULT_FIGURES=$(RELIABILITY)/faults.json $(GO) test -count=1 -run '^TestFaultRuns$$' -v ./tests/ | grep -E 'fault runs:|^(--- |ok|FAIL)'
+	FUZZTIME=$(FUZZTIME) FUZZ_FIGURES=$(RELIABILITY)/fuzz.tsv GO=$(GO) bash tests/fuzz.sh
+	$(GO) run ./bench/reliability -faults $(RELIABILITY)/faults.json -fuzz $(RELIABILITY)/fuzz.tsv -out docs/reliability.md
 
 BENCH_N ?= 100
 BENCH_ROUNDS ?= 5
@@ -89,4 +109,4 @@ $(STATICCHECK):
 clean: ## Remove bin/ and dist/
 	rm -rf bin dist
 
-.PHONY: help build demo test unit e2e lint bench tools clean
+.PHONY: help build demo test unit e2e lint bench tools clean reliability fuzz reliability-doc

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Fuzz every target for $FUZZTIME (default 30s), one after another, and
+# print a line per target: executions, new inputs, time. A crasher fails
+# the run; go test keeps it in the package's testdata/fuzz/, where it
+# becomes a seed (commit it with the fix). With FUZZ_FIGURES=FILE, the
+# lines are also written there (tab-separated) for docs/reliability.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${FUZZTIME:=30s}"
+GO=${GO:-go}
+targets=(
+	generator/store:FuzzParseIndex
+	generator/store:FuzzReadArchive
+	generator/upstream:FuzzParseLock
+	generator/upstream:FuzzVerifyArchive
+	generator/serve:FuzzServeRequests
+	generator/load:FuzzLoadBundle
+)
+[ -z "${FUZZ_FIGURES:-}" ] || : > "$FUZZ_FIGURES"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for t in "${targets[@]}"; do
+	pkg=${t%%:*} name=${t##*:}
+	start=$(date +%s)
+	if ! "$GO" test -count=1 -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "./$pkg" >"$log" 2>&1; then
+		cat "$log"
+		echo "fuzz $name: FAILED (the input is kept in $pkg/testdata/fuzz/$name/)"
+		exit 1
+	fi
+	# The last progress line holds the totals.
+	execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
+	found=$(grep -o 'new interesting: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
+	seeds=$(find "$pkg/testdata/fuzz/$name" -type f 2>/dev/null | wc -l || true)
+	took=$(( $(date +%s) - start ))
+	echo "fuzz $name: $execs executions, $found new inputs, $seeds committed seeds, ${took}s (fuzzing $FUZZTIME)"
+	[ -z "${FUZZ_FIGURES:-}" ] || printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$pkg" "$name" "$execs" "$found" "$seeds" "$FUZZTIME" >> "$FUZZ_FIGURES"
+done
