@@ -279,6 +279,26 @@ func TestBrokenBundles(t *testing.T) {
 			want: []string{`component "a": render: over a bound: the rendered manifests hold \d+ bytes, more than the 10 a chart may render \(--max-render-size\)`},
 		},
 		{
+			// Resource bounds under hostile input: a values file of nested
+			// aliases that would expand to 9^9 strings (a billion laughs).
+			name:    "values file that is a billion laughs",
+			changes: []change{{bundle, `values: greeting: "hi"`, "values: greeting: \"hi\"\n\t\tvaluesFiles: [\"values.yaml\", \"values-laughs.yaml\"]"}, {"packages/system/app/values-laughs.yaml", "", billionLaughs}},
+			want:    []string{`component "b": .*values-laughs\.yaml.*(alias|too many)`},
+		},
+		{
+			name:    "chart values that are a billion laughs",
+			changes: []change{{"packages/system/app/values.yaml", "", billionLaughs}},
+			want:    []string{`packages/system/app/values\.yaml.*(alias|too many)`},
+		},
+		{
+			// A template whose output grows quadratically with its loop:
+			// stopped by the chart's time limit, the component named.
+			name:    "template that is quadratic",
+			changes: []change{{"packages/system/app/templates/quadratic.yaml", "", "{{- $s := \"x\" }}{{- range until 200000 }}{{- $s = printf \"%s%s\" $s \"x\" }}{{- end }}\nx: {{ len $s }}\n"}},
+			args:    []string{"--chart-timeout", "2s"},
+			want:    []string{`component "a": render: .*(took longer than 2s|more than the)`},
+		},
+		{
 			name:    "several problems at once",
 			changes: []change{{bundle, `dependsOn: ["a"]`, `dependsOn: ["a", "nope", "opt"]`}},
 			want:    []string{`dependsOn "nope"`, `depends on "opt", which is disabled`},
@@ -371,3 +391,16 @@ func checkStderr(t *testing.T, cmd, stderr string, want, once []string) {
 		t.Errorf("%s: stderr names a schema file:\n%s", cmd, stderr)
 	}
 }
+
+// billionLaughs is a YAML document of nested aliases that would expand to
+// 9^9 strings.
+const billionLaughs = `a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+`
