@@ -47,7 +47,7 @@ unit: tools ## The fast tests: CUE vet, go vet, unit, CLI and helm/cue interop (
 	$(CUE) vet -c ./bundles
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./tests/e2e/
-	DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) DISTGEN_CUE=$(CUE) DISTGEN_COSIGN=$(COSIGN) DISTGEN_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -skip '^TestFaultRuns$$' ./...
+	DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) DISTGEN_CUE=$(CUE) DISTGEN_COSIGN=$(COSIGN) DISTGEN_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -skip '$(RELIABILITY_TESTS)' ./...
 	$(GO) test -race -count=1 -run 'TestBuildIsPure' ./generator/action/
 
 lint: tools $(STATICCHECK) ## Check formatting and vet Go and CUE sources; staticcheck
@@ -66,9 +66,14 @@ SHORT_FUZZTIME ?= 3s
 FUZZTIME ?= 30s
 RELIABILITY := $(BIN)/reliability
 
-reliability: ## The fault runs and a short fuzz of every target, with their counts
+# The fault runs and crash-point walks: run (and counted) by make
+# reliability, skipped by make unit.
+RELIABILITY_TESTS := ^(TestFaultRuns|TestBuildInterruptedAtEveryWritePoint|TestPushLayoutInterruptedAtEveryWritePoint|TestMirrorInterruptedAtEveryWritePoint)$$
+RELIABILITY_RUN = DISTGEN_FAULT_FIGURES=$(RELIABILITY)/faults.json $(GO) test -count=1 -run '$(RELIABILITY_TESTS)' -v ./tests/ | tee $(RELIABILITY)/tests.log | grep -E 'fault runs:|write points|^(--- |ok|FAIL)'
+
+reliability: ## The fault runs, the crash-point walks and a short fuzz of every target, with their counts
 	@mkdir -p $(RELIABILITY)
-	DISTGEN_FAULT_FIGURES=$(RELIABILITY)/faults.json $(GO) test -count=1 -run '^TestFaultRuns$$' -v ./tests/ | grep -E 'fault runs:|^(--- |ok|FAIL)'
+	$(RELIABILITY_RUN)
 	FUZZTIME=$(SHORT_FUZZTIME) GO=$(GO) bash tests/fuzz.sh
 
 fuzz: ## Fuzz every target for FUZZTIME (default 30s); a crasher is kept in testdata/fuzz as a seed
@@ -76,9 +81,9 @@ fuzz: ## Fuzz every target for FUZZTIME (default 30s); a crasher is kept in test
 
 reliability-doc: ## Write docs/reliability.md from the fault runs and a FUZZTIME fuzz of every target
 	@mkdir -p $(RELIABILITY)
-	DISTGEN_FAULT_FIGURES=$(RELIABILITY)/faults.json $(GO) test -count=1 -run '^TestFaultRuns$$' -v ./tests/ | grep -E 'fault runs:|^(--- |ok|FAIL)'
+	$(RELIABILITY_RUN)
 	FUZZTIME=$(FUZZTIME) FUZZ_FIGURES=$(RELIABILITY)/fuzz.tsv GO=$(GO) bash tests/fuzz.sh
-	$(GO) run ./bench/reliability -faults $(RELIABILITY)/faults.json -fuzz $(RELIABILITY)/fuzz.tsv -out docs/reliability.md
+	$(GO) run ./bench/reliability -faults $(RELIABILITY)/faults.json -fuzz $(RELIABILITY)/fuzz.tsv -tests $(RELIABILITY)/tests.log -out docs/reliability.md
 
 BENCH_N ?= 100
 BENCH_ROUNDS ?= 5

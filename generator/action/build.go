@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -67,6 +68,10 @@ type Build struct {
 	PlainHTTP bool
 	// Stages, when set, adds up the time of each stage of the build.
 	Stages *timing.Stages
+	// Fault, when set, is called before each write of the output (each
+	// directory, file and the final swap, named); an error stops the
+	// write there, as a crash would. Tests walk it over every point.
+	Fault func(point string) error
 }
 
 // UnbumpedError is a build whose components (or bundle) changed content
@@ -190,7 +195,7 @@ func (b *Build) Run(ctx context.Context) (*BuildResult, error) {
 		}
 	}
 	start := time.Now()
-	if err := write(out, res); err != nil {
+	if err := write(out, res, b.Fault); err != nil {
 		return nil, err
 	}
 	b.Stages.Since(timing.Write, start)
@@ -541,7 +546,7 @@ func checkReplaceable(out string) error {
 
 // write puts the output into a temporary directory beside out and renames
 // it into place, so a failed write leaves out as it was.
-func write(out string, res *Output) error {
+func write(out string, res *Output, fault func(string) error) error {
 	files := map[string][]byte{}
 	for _, c := range res.Charts {
 		files[filepath.Join("charts", chart.FileName(c.Name, c.Version))] = c.Archive
@@ -554,7 +559,7 @@ func write(out string, res *Output) error {
 		return err
 	}
 	files[ReleaseFile] = append(rel, '\n')
-	return writeTree(out, files)
+	return writeTree(out, files, fault)
 }
 
 // writeTree writes files (by path relative to out) into a temporary
@@ -562,9 +567,15 @@ func write(out string, res *Output) error {
 // rename exchange), so that out always holds either the old tree or the
 // new one, even if the process is killed. What killed runs left beside out
 // is removed.
-func writeTree(out string, files map[string][]byte) (err error) {
+func writeTree(out string, files map[string][]byte, fault func(point string) error) (err error) {
 	if sameTree(out, files) {
 		return nil // a rebuild of what is there: nothing to write
+	}
+	point := func(p string) error {
+		if fault == nil {
+			return nil
+		}
+		return fault(p)
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
@@ -578,12 +589,23 @@ func writeTree(out string, files map[string][]byte) (err error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	for name, data := range files {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same write points in the same order
+	for _, name := range names {
 		path := filepath.Join(tmp, name)
+		if err := point("mkdir " + filepath.Dir(name)); err != nil {
+			return err
+		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(path, data, 0o644); err != nil {
+		if err := point("write " + name); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, files[name], 0o644); err != nil {
 			return err
 		}
 	}
@@ -598,6 +620,9 @@ func writeTree(out string, files map[string][]byte) (err error) {
 		return os.Chmod(path, 0o644)
 	})
 	if err != nil {
+		return err
+	}
+	if err := point("swap"); err != nil {
 		return err
 	}
 	return swap(tmp, out)

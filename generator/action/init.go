@@ -144,7 +144,7 @@ func (in *Init) Run() (*Initialized, error) {
 	for rel, b := range files {
 		native[filepath.FromSlash(rel)] = b
 	}
-	if err := writeTree(dir, native); err != nil {
+	if err := writeTree(dir, native, nil); err != nil {
 		return nil, err
 	}
 	res := &Initialized{Dir: dir, Module: module, Bundle: name}

@@ -53,6 +53,8 @@ type Push struct {
 	// DryRun writes nothing: the result lists what would be written (the
 	// tags checked as a push checks them), each with its blob bytes.
 	DryRun bool
+	// Layout are options for a layout target (a fault hook, in tests).
+	Layout []publish.LayoutOption
 }
 
 // PushResult is what a push did, charts in release order, bundle last.
@@ -83,9 +85,12 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 	}
 	opts := append([]publish.Option{publish.WithPlainHTTP(p.PlainHTTP)}, p.Options...)
 	var pub publish.Publisher
-	if p.DryRun {
+	switch dir, layout := strings.CutPrefix(p.To, publish.SchemeLayout); {
+	case p.DryRun:
 		pub, err = publish.Peek(p.To, opts...)
-	} else {
+	case layout:
+		pub, err = publish.NewLayout(dir, p.Layout...)
+	default:
 		pub, err = publish.New(p.To, opts...)
 	}
 	if err != nil {

@@ -109,7 +109,7 @@ func (b *TenantBuild) Run(ctx context.Context) (*TenantBuildResult, error) {
 		return nil, err
 	}
 	files[ReleaseFile] = append(rel, '\n')
-	if err := writeTree(out, files); err != nil {
+	if err := writeTree(out, files, nil); err != nil {
 		return nil, err
 	}
 	return &TenantBuildResult{Out: out, Release: res.Release}, nil
