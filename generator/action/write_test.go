@@ -18,7 +18,7 @@ func TestWriteTreeHasNoGap(t *testing.T) {
 	tree := func(n int) map[string][]byte {
 		return map[string][]byte{ReleaseFile: []byte{byte('0' + n%10)}, "charts/a.tgz": []byte("a")}
 	}
-	if err := writeTree(out, tree(0)); err != nil {
+	if err := writeTree(out, tree(0), nil); err != nil {
 		t.Fatal(err)
 	}
 	var stop atomic.Bool
@@ -35,7 +35,7 @@ func TestWriteTreeHasNoGap(t *testing.T) {
 		}
 	}()
 	for i := 1; i <= 200; i++ {
-		if err := writeTree(out, tree(i)); err != nil {
+		if err := writeTree(out, tree(i), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -78,7 +78,7 @@ func TestLeftoversRemoved(t *testing.T) {
 	if err := os.Chtimes(live.Path, old, old); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeTree(out, map[string][]byte{ReleaseFile: []byte("{}")}); err != nil {
+	if err := writeTree(out, map[string][]byte{ReleaseFile: []byte("{}")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	sd, err := scratch.New("", "distgen-build-") // as a build's Render makes it
