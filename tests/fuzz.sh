@@ -15,6 +15,8 @@ targets=(
 	generator/upstream:FuzzVerifyArchive
 	generator/serve:FuzzServeRequests
 	generator/load:FuzzLoadBundle
+	generator/plan:FuzzMergeValues
+	generator/redact:FuzzString
 )
 [ -z "${FUZZ_FIGURES:-}" ] || : > "$FUZZ_FIGURES"
 log=$(mktemp)
