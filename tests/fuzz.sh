@@ -17,6 +17,7 @@ targets=(
 	generator/load:FuzzLoadBundle
 	generator/plan:FuzzMergeValues
 	generator/redact:FuzzString
+	generator/chartdir:FuzzReadChartDir
 )
 [ -z "${FUZZ_FIGURES:-}" ] || : > "$FUZZ_FIGURES"
 log=$(mktemp)
