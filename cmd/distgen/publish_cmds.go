@@ -63,6 +63,7 @@ func progressBar(w io.Writer) func(done, total int, r publish.Result) {
 }
 
 func newPush(s streams, g *globals) *cobra.Command {
+	var schemasVersion string
 	var out outputFormat
 	a := &action.Push{Log: s.Err}
 	var signIt bool
@@ -107,6 +108,13 @@ the Docker config and its credential helpers.`,
 			if err != nil {
 				return err
 			}
+			if schemasVersion != "" && !a.DryRun {
+				pub, err := (&action.PublishSchemas{To: a.To, Version: schemasVersion, PlainHTTP: a.PlainHTTP}).Run(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(s.Err, "published %s as %s\n", pub.Module, pub.Ref)
+			}
 			return out.print(s.Out, res, func() {
 				if res.DryRun {
 					printDryRun(s, res.Artifacts, res.Bytes, res.Target)
@@ -118,6 +126,7 @@ the Docker config and its credential helpers.`,
 	}
 	cmd.Flags().BoolVar(&a.Force, "force", false, "move tags the target holds at other content (without it, such a push fails before writing anything)")
 	cmd.Flags().BoolVar(&a.DryRun, "dry-run", false, "write nothing: check the tags and say what would be written, with sizes")
+	cmd.Flags().StringVar(&schemasVersion, "schemas-version", "", "also publish the schemas as the CUE module github.com/distgen/distgen at this version (v0.X.Y) under --to")
 	cmd.Flags().BoolVar(&signIt, "sign", false, "sign every artifact once all are pushed, as distgen sign does (needs --key)")
 	cmd.Flags().StringVar(&signWith, "key", "", "private key for --sign (cosign format; password in $COSIGN_PASSWORD)")
 	cmd.Flags().StringVar(&a.To, "to", "", "target: oci://HOST/PREFIX or oci-layout:DIR (required)")
