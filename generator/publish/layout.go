@@ -85,6 +85,12 @@ func NewLayout(dir string, opts ...LayoutOption) (*Layout, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating OCI layout %s: %w", dir, err)
 	}
+	// For others to read (a site serves it), whatever the umask.
+	for _, d := range []string{dir, filepath.Join(dir, "blobs"), filepath.Join(dir, "blobs", "sha256")} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			return nil, fmt.Errorf("creating OCI layout %s: %w", dir, err)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, layoutFile)); errors.Is(err, fs.ErrNotExist) {
 		if err := atomicfile.Write(filepath.Join(dir, layoutFile), []byte("{\n    \"imageLayoutVersion\": \"1.0.0\"\n}")); err != nil {
 			return nil, fmt.Errorf("creating OCI layout %s: %w", dir, err)
