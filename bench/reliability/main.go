@@ -71,6 +71,7 @@ func main() {
 		"FuzzLoadBundle":    {"a bundle file (CUE)", "a project, or only the user's errors, each with a position or component"},
 		"FuzzMergeValues":   {"two values documents (YAML), merged", "every path of the second as it sets it, of the first where not; inputs unchanged"},
 		"FuzzString":        {"text with `user:secret@host` or a credential helper's output", "the credential never survives redaction"},
+		"FuzzDockerConfig":  {"a Docker config, read by go-containerregistry's keychain as every registry command reads it", "no panic; no password of the config in an error as distgen prints it"},
 		"FuzzReadChartDir":  {"a chart directory: a file anywhere, a link to anywhere, any `.helmignore`", "read or refused (the file named); nothing outside the chart is ever read"},
 	}
 	sc := bufio.NewScanner(bytes.NewReader(rows))
