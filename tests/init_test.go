@@ -31,26 +31,7 @@ func TestInit(t *testing.T) {
 	if res.Bundle != "acme-cloud" || len(res.Files) < 15 {
 		t.Errorf("init: %+v", res)
 	}
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		want := fs.FileMode(0o644)
-		if d.IsDir() {
-			want = 0o755
-		}
-		if fi.Mode().Perm() != want {
-			t.Errorf("%s: mode %v, want %v", p, fi.Mode().Perm(), want)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	checkModes(t, dir)
 	if _, err := (&action.Vet{Dir: dir, Render: true}).Run(context.Background()); err != nil {
 		t.Fatalf("vet: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -567,24 +566,5 @@ func TestLayoutModes(t *testing.T) {
 	if _, err := push(t, out, "oci-layout:"+dir); err != nil {
 		t.Fatal(err)
 	}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		want := fs.FileMode(0o644)
-		if d.IsDir() {
-			want = 0o755
-		}
-		if fi.Mode().Perm() != want {
-			t.Errorf("%s: %v, want %v", p, fi.Mode().Perm(), want)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	checkModes(t, dir)
 }
