@@ -26,20 +26,6 @@ const (
 	faultRate = 0.2
 )
 
-// FaultFigures are what the fault runs did, for docs/reliability.md.
-type FaultFigures struct {
-	Runs       int            `json:"runs"`
-	Operations int            `json:"operations"`
-	Failed     int            `json:"failedUnderFaults"`
-	Converged  int            `json:"converged"`
-	Faults     map[string]int `json:"faults"`
-	Injected   int            `json:"injected"`
-	Requests   int            `json:"requests"`
-	Tags       int            `json:"tagsChecked"`
-	Dangling   int            `json:"dangling"`
-	Seconds    float64        `json:"seconds"`
-}
-
 // Every operation that writes to or reads from a registry (push, mirror
 // in and out, promote, bootstrap's resolve) is run through a proxy that
 // injects faults into a fifth of the requests: resets, 5xx, 429, stalls,
@@ -63,7 +49,7 @@ func TestFaultRuns(t *testing.T) {
 	for _, c := range demoRes.Release.Components {
 		pushed[c.Chart.Repository+":"+c.Chart.Tag] = c.Chart.Digest
 	}
-	fig := FaultFigures{Faults: map[string]int{}}
+	fig := faultproxy.Figures{Faults: map[string]int{}}
 	for run := range faultRuns {
 		var proxies []*faultproxy.Proxy
 		faulty := func() string {

@@ -22,21 +22,8 @@ import (
 	"github.com/distgen/distgen/generator/render/chart"
 	"github.com/distgen/distgen/generator/store"
 	"github.com/distgen/distgen/generator/upstream"
+	faultproxy "github.com/distgen/distgen/tests/faults"
 )
-
-// faultFigures is what TestFaultRuns writes.
-type faultFigures struct {
-	Runs       int            `json:"runs"`
-	Operations int            `json:"operations"`
-	Failed     int            `json:"failedUnderFaults"`
-	Converged  int            `json:"converged"`
-	Faults     map[string]int `json:"faults"`
-	Injected   int            `json:"injected"`
-	Requests   int            `json:"requests"`
-	Tags       int            `json:"tagsChecked"`
-	Dangling   int            `json:"dangling"`
-	Seconds    float64        `json:"seconds"`
-}
 
 func main() {
 	faults := flag.String("faults", "", "the fault runs' figures (JSON)")
@@ -44,7 +31,7 @@ func main() {
 	tests := flag.String("tests", "", "the verbose log of the fault runs and crash-point walks")
 	out := flag.String("out", "docs/reliability.md", "the page to write")
 	flag.Parse()
-	var f faultFigures
+	var f faultproxy.Figures
 	b, err := os.ReadFile(*faults)
 	if err != nil {
 		log.Fatal(err)

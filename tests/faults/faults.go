@@ -19,6 +19,22 @@ import (
 	"time"
 )
 
+// Figures are what a series of fault runs did: TestFaultRuns writes them
+// (DISTGEN_FAULT_FIGURES) and bench/reliability puts them in
+// docs/reliability.md.
+type Figures struct {
+	Runs       int            `json:"runs"`
+	Operations int            `json:"operations"`
+	Failed     int            `json:"failedUnderFaults"`
+	Converged  int            `json:"converged"`
+	Faults     map[string]int `json:"faults"`
+	Injected   int            `json:"injected"`
+	Requests   int            `json:"requests"`
+	Tags       int            `json:"tagsChecked"`
+	Dangling   int            `json:"dangling"`
+	Seconds    float64        `json:"seconds"`
+}
+
 // Kind is one kind of fault.
 type Kind string
 
