@@ -155,6 +155,12 @@ func (d *Diff) Run(ctx context.Context) (*DiffResult, error) {
 		return nil, err
 	}
 	defer cur.close()
+	return d.compare(ctx, old, cur)
+}
+
+// compare says what changed from old to cur.
+func (d *Diff) compare(ctx context.Context, old, cur *side) (*DiffResult, error) {
+	var err error
 	res := &DiffResult{
 		Bundle: Change{Path: "bundle", From: old.rel.Bundle + ":" + old.rel.Version + "@" + old.rel.Artifact.Digest,
 			To: cur.rel.Bundle + ":" + cur.rel.Version + "@" + cur.rel.Artifact.Digest},

@@ -44,16 +44,22 @@ func (r *Report) Run(ctx context.Context) (string, error) {
 	if r.Format != "" && r.Format != ReportMarkdown && r.Format != ReportHTML {
 		return "", &UsageError{Msg: fmt.Sprintf("unknown report format %q (markdown or html)", r.Format)}
 	}
+	// The release is opened once (a project is built once), for the
+	// report and, with Since, as the new side of the diff.
 	d := &Diff{Bundle: r.Bundle, PlainHTTP: r.PlainHTTP, Cache: r.Cache, NoObjects: true}
-	src, err := d.openSide(ctx, r.Release)
+	src, err := d.side(ctx, r.Release)
 	if err != nil {
 		return "", err
 	}
 	defer src.close()
 	var changes *DiffResult
 	if r.Since != "" {
-		d.Old, d.New = r.Since, r.Release
-		if changes, err = d.Run(ctx); err != nil {
+		old, err := d.side(ctx, r.Since)
+		if err != nil {
+			return "", err
+		}
+		defer old.close()
+		if changes, err = d.compare(ctx, old, src); err != nil {
 			return "", err
 		}
 	}
