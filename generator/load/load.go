@@ -375,8 +375,20 @@ func decodeBundle(v cue.Value, root string, decls map[string]string, checked map
 		Namespaces  map[string]api.NamespaceSpec `json:"namespaces"`
 	}
 	pos := userPos(v, root)
-	if err := decode(v, &raw); err != nil {
-		return nil, Errors{{Pos: pos, Msg: err.Error()}}
+	// The bundle's own fields, each decoded alone: decoding the whole
+	// bundle would marshal every component, which is decoded below.
+	for _, f := range []struct {
+		name string
+		into any
+	}{{"name", &raw.Name}, {"version", &raw.Version}, {"releaseDate", &raw.ReleaseDate}, {"description", &raw.Description},
+		{"images", &raw.Images}, {"externalAPIs", &raw.External}, {"namespaces", &raw.Namespaces}} {
+		fv := v.LookupPath(cue.MakePath(cue.Str(f.name)))
+		if !fv.Exists() {
+			continue
+		}
+		if err := decode(fv, f.into); err != nil {
+			return nil, Errors{{Pos: pos, Msg: err.Error()}}
+		}
 	}
 	t, err := time.Parse(time.RFC3339, raw.ReleaseDate)
 	if err != nil {
