@@ -359,10 +359,15 @@ func Render(ctx context.Context, proj *api.Project, pl *plan.Plan, o RenderOptio
 	}
 	start := time.Now()
 	defer o.Stages.Since(timing.Flux, start)
-	res.Flux, err = flux.Render(pl, byChart)
+	var memo *flux.Memo
+	if o.Cache != nil {
+		memo = flux.OpenMemo(o.Cache.FluxMemo(proj.Root, pl.Bundle.Name))
+	}
+	res.Flux, err = flux.Render(pl, byChart, memo)
 	if err != nil {
 		return nil, err
 	}
+	memo.Save()
 	rel := &api.Release{
 		Bundle: pl.Bundle.Name, Version: pl.Bundle.Version,
 		ReleaseDate: pl.Bundle.ReleaseDate.Format(time.RFC3339),

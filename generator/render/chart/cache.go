@@ -121,6 +121,13 @@ func (c *Cache) objects(key string) (*objectsEntry, bool) {
 	return &e, true
 }
 
+// FluxMemo is where a project's bundle keeps the YAML of its Flux objects
+// between builds (flux.Memo).
+func (c *Cache) FluxMemo(root, bundle string) string {
+	h := sha256.Sum256([]byte(root + "\x00" + bundle))
+	return filepath.Join(c.Dir, "flux", hex.EncodeToString(h[:12])+".gob")
+}
+
 // ValuesDir is where load keeps parsed values files (see load.Options).
 func (c *Cache) ValuesDir() string { return filepath.Join(c.Dir, "values") }
 

@@ -37,14 +37,15 @@ type File struct {
 }
 
 // Render builds the Flux objects of a plan. digests maps each step's chart
-// name to the OCI manifest digest of its chart artifact.
-func Render(p *plan.Plan, digests map[string]string) ([]File, error) {
+// name to the OCI manifest digest of its chart artifact. memo, when not
+// nil, holds the YAML of objects an earlier build marshalled.
+func Render(p *plan.Plan, digests map[string]string, memo *Memo) ([]File, error) {
 	var files []File
 	namespaces := make([]any, len(p.Namespaces))
 	for i, ns := range p.Namespaces {
 		namespaces[i] = Namespace(p.Bundle.Name, ns)
 	}
-	nsDocs, err := MarshalAll(namespaces...)
+	nsDocs, err := memo.MarshalAll(namespaces...)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +66,7 @@ func Render(p *plan.Plan, digests map[string]string) ([]File, error) {
 			if err != nil {
 				return fmt.Errorf("component %q: %w", s.Component.Name, err)
 			}
-			docs, err := MarshalAll(repo, hr)
+			docs, err := memo.MarshalAll(repo, hr)
 			if err != nil {
 				return fmt.Errorf("component %q: %w", s.Component.Name, err)
 			}
@@ -277,11 +278,10 @@ func Duration(d api.Duration) metav1.Duration {
 
 // Marshal serialises a typed object without the fields a generated manifest
 // must not carry: an empty status or spec and a null creationTimestamp.
-func Marshal(obj any) ([]byte, error) {
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return nil, err
-	}
+func Marshal(obj any) ([]byte, error) { return (*Memo)(nil).Marshal(obj) }
+
+// fromJSON is Marshal's YAML for an object's JSON.
+func fromJSON(b []byte) ([]byte, error) {
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
@@ -298,17 +298,7 @@ func Marshal(obj any) ([]byte, error) {
 
 // MarshalAll serialises objects as one YAML stream, each document after a
 // "---" line.
-func MarshalAll(objs ...any) ([]byte, error) {
-	docs := make([][]byte, len(objs))
-	for i, o := range objs {
-		b, err := Marshal(o)
-		if err != nil {
-			return nil, err
-		}
-		docs[i] = b
-	}
-	return join(docs), nil
-}
+func MarshalAll(objs ...any) ([]byte, error) { return (*Memo)(nil).MarshalAll(objs...) }
 
 func join(docs [][]byte) []byte {
 	var out []byte
