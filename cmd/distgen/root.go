@@ -150,6 +150,7 @@ Helm charts and the Flux objects that install them in dependency order.`,
 		newOutdated(s, g),
 		newDiff(s, g),
 		newReport(s, g),
+		newDev(s, g),
 		newVersion(s),
 	)
 	addCompletions(root, g)

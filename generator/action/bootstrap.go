@@ -56,6 +56,10 @@ type Bootstrap struct {
 	// reads them, through a Secret in each of their namespaces.
 	Site string
 	Dir  string
+	// inventoryFrom, when set, is the location (a layout) the image
+	// inventory is read from instead of Registry: dev up's, whose
+	// registry is reachable from the cluster's node only.
+	inventoryFrom string
 }
 
 // Run resolves the bundle and returns the bootstrap manifest.
@@ -136,7 +140,11 @@ func (b *Bootstrap) Run(ctx context.Context) ([]byte, error) {
 		}
 	}
 	if b.RelocateImages {
-		if spec.Relocate, err = relocations(ctx, spec.Registry, bundle, tag.TagStr(), b.PlainHTTP); err != nil {
+		from := publish.SchemeRegistry + spec.Registry
+		if b.inventoryFrom != "" {
+			from = b.inventoryFrom
+		}
+		if spec.Relocate, err = relocations(ctx, from, spec.Registry, bundle, tag.TagStr(), b.PlainHTTP); err != nil {
 			return nil, err
 		}
 	}
@@ -182,10 +190,11 @@ func siteValues(dir, bundle, file string) ([]byte, []string, error) {
 	return out, namespaces, err
 }
 
-// relocations reads the release at registry and points each release's
-// images at their copies under registry/images/.
-func relocations(ctx context.Context, registry, bundle, version string, plainHTTP bool) ([]flux.Relocation, error) {
-	loc, err := mirror.Open(publish.SchemeRegistry+registry, plainHTTP)
+// relocations reads the release at the location from (the registry, as
+// a location) and points each release's images at their copies under
+// registry/images/.
+func relocations(ctx context.Context, from, registry, bundle, version string, plainHTTP bool) ([]flux.Relocation, error) {
+	loc, err := mirror.Open(from, plainHTTP)
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	kindcmd "sigs.k8s.io/kind/pkg/cmd"
+
+	"github.com/distgen/distgen/generator/action"
+)
+
+func newDev(s streams, g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Try a release on a local kind cluster",
+		Long: `dev up creates a kind cluster, serves the bundle's release to it from its node,
+installs Flux's controllers and bootstraps the bundle; dev down removes what
+dev up made, and nothing else. Docker must be running.`,
+	}
+	cmd.AddCommand(newDevUp(s, g), newDevDown(s))
+	return cmd
+}
+
+func newDevUp(s streams, g *globals) *cobra.Command {
+	var out outputFormat
+	a := &action.DevUp{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Create a kind cluster and install the bundle on it",
+		Long: `Up builds the bundle and pushes its release into an OCI layout, which a
+distgen serve in the cluster's node serves at ` + action.DevRegistry + ` (the node's
+loopback address; containerd is told it is plain HTTP). It creates the kind
+cluster through kind's Go API, installs Flux's source, kustomize and helm
+controllers at the versions the bundle's images pin (their CRDs come from the
+controllers' module zips, through the Go module proxy), applies the bootstrap
+objects and waits for every HelmRelease to be Ready.
+
+With --relocate-images the release's images and Flux's are mirrored into the
+node's registry too (from their registries, or from --images-from) and every
+release pulls them from there, as an air-gapped site does.
+
+The node mounts this distgen binary to serve the release: it must run there
+(a Linux build; a static one runs on any node image).`,
+		Example: `  distgen dev up
+  distgen dev up --bundle demo --name demo -o json
+  distgen dev up --node-image distgen.local/kind-node:v1.33.13-r1 --relocate-images --images-from oci-layout:images`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.Project = g.project()
+			a.Logger = kindcmd.NewLogger()
+			a.Log = s.Err
+			st, err := a.Run(cmd.Context())
+			if st != nil {
+				if perr := out.print(s.Out, st, func() { printDevState(s, st) }); perr != nil {
+					return perr
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&a.Name, "name", "distgen", "the kind cluster's name")
+	cmd.Flags().StringVar(&a.NodeImage, "node-image", "", "the node image (default: kind's own)")
+	cmd.Flags().BoolVar(&a.RelocateImages, "relocate-images", false, "mirror the images into the cluster's registry and pull them from there")
+	cmd.Flags().StringVar(&a.ImagesFrom, "images-from", "", "where to read the images from (oci://HOST/PREFIX, oci-layout:DIR or FILE.tar a mirror filled)")
+	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "read --images-from over HTTP (loopback registries only)")
+	cmd.Flags().BoolVar(&a.Retain, "retain", false, "keep the nodes if creating the cluster fails, to look into why (dev down removes them)")
+	cmd.Flags().DurationVar(&a.Wait, "wait", 0, "how long to wait for each step: the control plane, Flux, the releases (default 5m)")
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func printDevState(s streams, st *action.DevState) {
+	fmt.Fprintf(s.Out, "cluster     %s\n", st.Cluster)
+	fmt.Fprintf(s.Out, "kubeconfig  %s\n", st.Kubeconfig)
+	if st.Bundle != "" {
+		fmt.Fprintf(s.Out, "release     %s:%s from %s\n", st.Bundle, st.Version, st.Registry)
+	}
+	for _, r := range st.Releases {
+		state := "Ready"
+		if !r.Ready {
+			state = "not ready: " + r.Message
+		}
+		fmt.Fprintf(s.Out, "  %s/%s  %s\n", r.Namespace, r.Name, state)
+	}
+}
+
+func newDevDown(s streams) *cobra.Command {
+	var out outputFormat
+	a := &action.DevDown{}
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Remove the kind cluster dev up made, and what it kept",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.Logger = kindcmd.NewLogger()
+			st, err := a.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return out.print(s.Out, st, func() { fmt.Fprintf(s.Out, "removed kind cluster %s\n", st.Cluster) })
+		},
+	}
+	cmd.Flags().StringVar(&a.Name, "name", "distgen", "the kind cluster's name")
+	addOutputFlag(cmd, &out)
+	return cmd
+}
