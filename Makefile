@@ -40,7 +40,7 @@ demo: build ## Build the demo bundle, write it as an OCI layout, print its boots
 	@echo "# Bootstrap for the demo bundle once dist/demo-oci is served at $(DEMO_REGISTRY):"
 	@$(DISTGEN) bootstrap --from oci://$(DEMO_REGISTRY)/bundles/demo:0.1.0 --release dist/demo --plain-http
 
-test: unit reliability e2e ## Run every test: unit, CLI, interop, fault runs, a short fuzz and end-to-end
+test: unit reliability e2e e2e-kind-if-docker ## Run every test: unit, CLI, interop, fault runs, a short fuzz, end-to-end and (with Docker) kind
 
 unit: tools ## The fast tests: CUE vet, go vet, unit, CLI and helm/cue interop (no cluster)
 	$(CUE) fmt --check --files schemas bundles versions.cue
@@ -59,6 +59,15 @@ lint: tools $(STATICCHECK) ## Check formatting and vet Go and CUE sources; stati
 
 e2e: tools ## The end-to-end tests: real etcd, registry, kube-apiserver and Flux controllers (first build ≈ 25 min)
 	DISTGEN_E2E_BIN="$$(bash tests/e2e/stack.sh build)" DISTGEN_HELM3=$(HELM3) DISTGEN_HELM4=$(HELM4) $(GO) test -count=1 -tags e2e -timeout 30m -v ./tests/e2e/
+
+# The node mounts the distgen that serves the release: a static build runs
+# on any node image.
+e2e-kind: ## A kind cluster from the offline node image: dev up of the demo, its images relocated; pods Running on pulls from the cluster's registry (first node image ≈ 30 min)
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/distgen-static ./cmd/distgen
+	bash tests/kind/e2e.sh $(BIN)/distgen-static
+
+e2e-kind-if-docker:
+	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory e2e-kind; else echo "make test: Docker is not running here: make e2e-kind skipped"; fi
 
 # Fuzzing: make test fuzzes every target for SHORT_FUZZTIME (and runs their
 # seeds with the unit tests); make fuzz for FUZZTIME.
@@ -114,4 +123,4 @@ $(STATICCHECK):
 clean: ## Remove bin/ and dist/
 	rm -rf bin dist
 
-.PHONY: help build demo test unit e2e lint bench tools clean reliability fuzz reliability-doc
+.PHONY: help build demo test unit e2e e2e-kind e2e-kind-if-docker lint bench tools clean reliability fuzz reliability-doc
