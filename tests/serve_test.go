@@ -2,8 +2,10 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -116,17 +119,30 @@ func TestServeAction(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
+	var accessLog syncBuffer
 	go func() {
-		done <- (&action.Serve{Dir: dir, Addr: "127.0.0.1:0", OnReady: func(addr string, _ []string) { ready <- addr }}).Run(ctx)
+		done <- (&action.Serve{Dir: dir, Addr: "127.0.0.1:0", AccessLog: &accessLog, OnReady: func(addr string, _ []string) { ready <- addr }}).Run(ctx)
 	}()
 	addr := <-ready
 	resp, err := http.Get("http://" + addr + "/v2/bundles/demo/tags/list")
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("tags list answered %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v2/bundles/nothing/manifests/0.0.0", nil)
+	req.Header.Set("Authorization", "Bearer s3cret-token")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// One line per request, with its status and size; never a header.
+	want := fmt.Sprintf("GET /v2/bundles/demo/tags/list 200 %d\nGET /v2/bundles/nothing/manifests/0.0.0 404 ", len(body))
+	if got := accessLog.String(); !strings.HasPrefix(got, want) || strings.Contains(got, "s3cret") {
+		t.Errorf("access log:\n%s\nwant it to start with:\n%s", got, want)
 	}
 	cancel()
 	select {
@@ -328,4 +344,22 @@ func TestServeArchiveInPlace(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("left behind after SIGTERM: %v", left)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe to write from a server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

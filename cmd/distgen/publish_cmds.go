@@ -249,6 +249,7 @@ directory), from which later builds read without the network.`,
 
 func newServe(s streams) *cobra.Command {
 	a := &action.Serve{}
+	var accessLog bool
 	cmd := &cobra.Command{
 		Use:   "serve DIR|ARCHIVE",
 		Short: "Serve a release (an OCI layout or a mirror archive) as a read-only registry",
@@ -268,6 +269,9 @@ else needs --tls-cert and --tls-key.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a.Dir = args[0]
+			if accessLog {
+				a.AccessLog = s.Err
+			}
 			a.OnReady = func(addr string, refs []string) {
 				for _, r := range refs {
 					fmt.Fprintf(s.Out, "%s/%s\n", addr, r)
@@ -281,6 +285,7 @@ else needs --tls-cert and --tls-key.`,
 	cmd.Flags().StringVar(&a.Prefix, "prefix", "", "repository prefix to serve the release under")
 	cmd.Flags().StringVar(&a.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	cmd.Flags().StringVar(&a.TLSKey, "tls-key", "", "the certificate's private key (PEM)")
+	cmd.Flags().BoolVar(&accessLog, "access-log", false, "print a line per request on stderr: method, path, status, bytes")
 	return cmd
 }
 

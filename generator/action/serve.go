@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/distgen/distgen/generator/publish"
@@ -26,6 +28,9 @@ type Serve struct {
 	// TLSCert and TLSKey serve HTTPS; without them only loopback addresses
 	// are allowed, as plain HTTP.
 	TLSCert, TLSKey string
+	// AccessLog, when set, receives one line per request: method, path,
+	// status and bytes sent (never a header, so no credential).
+	AccessLog io.Writer
 	// OnReady, when set, is called with the listening address and the
 	// references served, once the registry accepts connections.
 	OnReady func(addr string, refs []string)
@@ -58,6 +63,9 @@ func (s *Serve) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.AccessLog != nil {
+		h = accessLog(h, s.AccessLog)
+	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() {
@@ -81,4 +89,33 @@ func (s *Serve) Run(ctx context.Context) error {
 		}
 		return nil
 	}
+}
+
+// accessLog writes a line per request to w once it is answered.
+func accessLog(h http.Handler, w io.Writer) http.Handler {
+	var mu sync.Mutex
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: rw, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "%s %s %d %d\n", r.Method, r.URL.Path, rec.status, rec.bytes)
+	})
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
 }
