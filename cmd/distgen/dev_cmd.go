@@ -35,15 +35,19 @@ controllers at the versions the bundle's images pin (their CRDs come from the
 controllers' module zips, through the Go module proxy), applies the bootstrap
 objects and waits for every HelmRelease to be Ready.
 
-With --relocate-images the release's images and Flux's are mirrored into the
-node's registry too (from their registries, or from --images-from) and every
-release pulls them from there, as an air-gapped site does.
+With --images-from the release's images and Flux's are mirrored into the
+node's registry too, and the node's containerd uses it as the mirror of each
+registry they come from (the manifests keep the images' names). With
+--relocate-images they are mirrored (from their own registries unless
+--images-from says otherwise) and every release pulls them from the node's
+registry by name, as an air-gapped site does.
 
 The node mounts this distgen binary to serve the release: it must run there
 (a Linux build; a static one runs on any node image).`,
 		Example: `  distgen dev up
   distgen dev up --bundle demo --name demo -o json
-  distgen dev up --node-image distgen.local/kind-node:v1.33.13-r1 --relocate-images --images-from oci-layout:images`,
+  distgen dev up --images-from oci-layout:images
+  distgen dev up --node-image distgen.local/kind-node:v1.33.13-r3 --relocate-images --images-from oci-layout:images`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.Project = g.project()
@@ -60,8 +64,8 @@ The node mounts this distgen binary to serve the release: it must run there
 	}
 	cmd.Flags().StringVar(&a.Name, "name", "distgen", "the kind cluster's name")
 	cmd.Flags().StringVar(&a.NodeImage, "node-image", "", "the node image (default: kind's own)")
-	cmd.Flags().BoolVar(&a.RelocateImages, "relocate-images", false, "mirror the images into the cluster's registry and pull them from there")
-	cmd.Flags().StringVar(&a.ImagesFrom, "images-from", "", "where to read the images from (oci://HOST/PREFIX, oci-layout:DIR or FILE.tar a mirror filled)")
+	cmd.Flags().BoolVar(&a.RelocateImages, "relocate-images", false, "mirror the images into the cluster's registry and make every release pull them from there by name")
+	cmd.Flags().StringVar(&a.ImagesFrom, "images-from", "", "mirror the images into the cluster's registry from here (oci://HOST/PREFIX, oci-layout:DIR or FILE.tar a mirror filled)")
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "read --images-from over HTTP (loopback registries only)")
 	cmd.Flags().BoolVar(&a.Retain, "retain", false, "keep the nodes if creating the cluster fails, to look into why (dev down removes them)")
 	cmd.Flags().DurationVar(&a.Wait, "wait", 0, "how long to wait for each step: the control plane, Flux, the releases (default 5m)")

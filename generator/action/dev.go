@@ -12,9 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	"sigs.k8s.io/kind/pkg/log"
 
 	"github.com/distgen/distgen/generator/internal/atomicfile"
@@ -33,6 +35,7 @@ const DevRegistry = "127.0.0.1:5000"
 const (
 	devNodeRegistry = "/var/lib/distgen/registry"
 	devNodeBinary   = "/usr/local/bin/distgen"
+	devNodeHosts    = "/etc/containerd/certs.d"
 )
 
 // DevUp creates a local kind cluster, serves a bundle's release to it from
@@ -46,8 +49,10 @@ type DevUp struct {
 	// RelocateImages mirrors the release's images (and Flux's) into the
 	// node's registry and makes every release pull them from there.
 	RelocateImages bool
-	// ImagesFrom is where those images are read from (a location a
-	// mirror filled); empty means their own registries.
+	// ImagesFrom is where images are read from (a location a mirror
+	// filled), to mirror them into the node's registry. Without
+	// RelocateImages the manifests keep the images' names, and the node's
+	// containerd pulls them from its registry as a mirror of theirs.
 	ImagesFrom string
 	// PlainHTTP reads ImagesFrom over HTTP (a loopback registry).
 	PlainHTTP bool
@@ -113,9 +118,6 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	if !isDNSLabel(u.Name) {
 		return nil, &UsageError{Msg: fmt.Sprintf("--name %q: want a DNS label (kind names containers after it)", u.Name)}
 	}
-	if u.ImagesFrom != "" && !u.RelocateImages {
-		return nil, &UsageError{Msg: "--images-from gives the images to mirror into the cluster's registry: use it with --relocate-images"}
-	}
 	dir := u.StateDir
 	if dir == "" {
 		var err error
@@ -172,8 +174,9 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	if _, err := push.Run(ctx); err != nil {
 		return nil, err
 	}
+	withImages := u.RelocateImages || u.ImagesFrom != ""
 	m := &Mirror{From: publish.SchemeLayout + pushDir, Bundle: rel.Bundle + ":" + rel.Version, To: publish.SchemeLayout + regDir,
-		SkipImages: !u.RelocateImages, ImagesFrom: u.ImagesFrom, PlainHTTP: u.PlainHTTP}
+		SkipImages: !withImages, ImagesFrom: u.ImagesFrom, PlainHTTP: u.PlainHTTP}
 	if _, err := m.Run(ctx); err != nil {
 		return nil, err
 	}
@@ -187,8 +190,8 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 				{HostPath: binary, ContainerPath: devNodeBinary, Readonly: true},
 			},
 		}},
-		// The node's registry is plain HTTP on its loopback address.
-		ContainerdConfigPatches: []string{fmt.Sprintf("[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.%q]\n  endpoint = [\"http://%s\"]\n", DevRegistry, DevRegistry)},
+		// Registries are configured per host (hosts.toml), written below.
+		ContainerdConfigPatches: []string{"[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"" + devNodeHosts + "\"\n"},
 	}
 	opts := []cluster.CreateOption{
 		cluster.CreateWithV1Alpha4Config(cfg),
@@ -220,6 +223,24 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	}
 	node := all[0]
 
+	// The node's registry is plain HTTP on its loopback address; with
+	// images mirrored there and not relocated, it is also the mirror of
+	// each registry the images come from.
+	hosts := map[string]string{DevRegistry: registryHosts(DevRegistry, "")}
+	if withImages && !u.RelocateImages {
+		for _, ref := range rel.Images {
+			host, path, err := mirroredHost(ref)
+			if err != nil {
+				return nil, err
+			}
+			hosts[host] = registryHosts(host, path)
+		}
+	}
+	for host, toml := range hosts {
+		if err := nodeutils.WriteFile(node, devNodeHosts+"/"+host+"/hosts.toml", toml); err != nil {
+			return nil, fmt.Errorf("configuring containerd in node %s for %s: %w", node, host, err)
+		}
+	}
 	u.say("serving the release from the node at %s", DevRegistry)
 	if err := serveInNode(ctx, node); err != nil {
 		return nil, err
@@ -311,7 +332,7 @@ func isDNSLabel(s string) bool {
 func serveInNode(ctx context.Context, node nodes.Node) error {
 	host, port, _ := strings.Cut(DevRegistry, ":")
 	if err := node.CommandContext(ctx, "systemd-run", "--unit=distgen-registry", "--property=Restart=on-failure",
-		devNodeBinary, "serve", devNodeRegistry, "--addr", DevRegistry).Run(); err != nil {
+		devNodeBinary, "serve", devNodeRegistry, "--addr", DevRegistry, "--access-log").Run(); err != nil {
 		return fmt.Errorf("starting distgen serve in node %s: %w", node, err)
 	}
 	probe := fmt.Sprintf("exec 3<>/dev/tcp/%s/%s", host, port)
@@ -330,6 +351,44 @@ func serveInNode(ctx context.Context, node nodes.Node) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// mirroredHost is the registry host of an image as containerd names it
+// (its hosts.toml directory), and the path under the node's registry where
+// a mirror put that host's images.
+func mirroredHost(ref string) (host, path string, err error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", "", err
+	}
+	host = r.Context().RegistryStr()
+	if host == name.DefaultRegistry {
+		host = "docker.io" // containerd's name for Docker Hub
+	}
+	to, err := mirror.Relocated(DevRegistry, ref)
+	if err != nil {
+		return "", "", err
+	}
+	rest, ok := strings.CutPrefix(to, DevRegistry+"/images/")
+	dir, _, _ := strings.Cut(rest, "/")
+	if !ok || dir == "" {
+		return "", "", fmt.Errorf("image %s: mirrored at %s, not under images/", ref, to)
+	}
+	return host, "images/" + dir, nil
+}
+
+// registryHosts is containerd's hosts.toml for host: the node's registry
+// itself (path empty), or the node's registry as the mirror of host, its
+// images under path (override_path: the mirror's own /v2/ path is given).
+func registryHosts(host, path string) string {
+	if path == "" {
+		return fmt.Sprintf("server = \"http://%s\"\n\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", host, host)
+	}
+	server := "https://" + host
+	if host == "docker.io" {
+		server = "https://registry-1.docker.io"
+	}
+	return fmt.Sprintf("server = %q\n\n[host.\"http://%s/v2/%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n  override_path = true\n", server, DevRegistry, path)
 }
 
 // fluxImages picks each Flux controller's image from the release's

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/distgen/distgen/generator/mirror"
 )
 
 func TestFluxImages(t *testing.T) {
@@ -48,12 +50,42 @@ func TestDevDownWithoutUp(t *testing.T) {
 func TestDevUpRefusesBadInput(t *testing.T) {
 	for _, u := range []*DevUp{
 		{Name: "Bad_Name"},
-		{Name: "ok", ImagesFrom: "oci-layout:x"},
+		{Name: ""},
+		{Name: "-leading-dash"},
 	} {
 		_, err := u.Run(context.Background())
 		var ue *UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%+v: err = %v, want a usage error", u, err)
 		}
+	}
+}
+
+// TestMirroredHosts: containerd's hosts.toml for the node's registry and,
+// for each registry an image comes from, the node's registry as its
+// mirror at the path where distgen mirror put that registry's images.
+func TestMirroredHosts(t *testing.T) {
+	for ref, want := range map[string]string{
+		"docker.io/fluent/fluent-bit:3.2.4":       "docker.io",
+		"fluent/fluent-bit:3.2.4":                 "docker.io",
+		"busybox:1.37":                            "docker.io",
+		"ghcr.io/fluxcd/source-controller:v1.7.3": "ghcr.io",
+		"registry.example.com:5443/team/app:1":    "registry.example.com:5443",
+	} {
+		host, path, err := mirroredHost(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to, _ := mirror.RelocatedRef(DevRegistry, ref)
+		if host != want || !strings.HasPrefix(to, DevRegistry+"/"+path+"/") {
+			t.Errorf("%s: host %q path %q (relocated to %s), want host %q", ref, host, path, to, want)
+		}
+	}
+	if got := registryHosts("docker.io", "images/docker.io"); !strings.Contains(got, `server = "https://registry-1.docker.io"`) ||
+		!strings.Contains(got, `[host."http://`+DevRegistry+`/v2/images/docker.io"]`) || !strings.Contains(got, "override_path = true") {
+		t.Errorf("docker.io's hosts.toml:\n%s", got)
+	}
+	if got := registryHosts(DevRegistry, ""); !strings.Contains(got, `server = "http://`+DevRegistry+`"`) || strings.Contains(got, "override_path") {
+		t.Errorf("the node registry's hosts.toml:\n%s", got)
 	}
 }

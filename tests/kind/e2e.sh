@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The pods-running proof: a kind cluster from the offline node image
-# (tests/kind/node-image.sh), `distgen dev up` of the demo bundle with its
-# images mirrored into the cluster's registry (--relocate-images), then
-# checks that the demo's pods run, that containerd pulled every image from
-# that registry (its own pull records, not the manifests) and nothing from
-# anywhere else, and that `distgen dev down` leaves nothing behind.
+# (tests/kind/node-image.sh) and `distgen dev up` of the demo bundle, twice:
+# with its images mirrored into the cluster's registry under their own
+# names (containerd's mirror for their registries), then relocated there as
+# an air-gapped site pulls them (--relocate-images). Each time it checks that
+# the demo's pods run, that containerd's own pull records (not the
+# manifests) name only what the cluster's registry served, and that
+# `distgen dev down` leaves nothing behind.
 #
 # Every image is built here: the Flux controllers from the binaries the e2e
 # stack builds, and stand-ins for the demo's other images (the pause binary
@@ -67,37 +69,65 @@ for ref in $("$DISTGEN" images --bundle demo); do
 done
 say "images pushed to 127.0.0.1:$port"
 
-start=$(date +%s)
-"$DISTGEN" dev up --bundle demo --name "$NAME" --node-image "$IMAGE" --relocate-images \
-	--images-from "oci://127.0.0.1:$port" --plain-http --wait 5m -o json >"$work/up.json"
-say "dev up took $(($(date +%s) - start))s"
-cat "$work/up.json" >&2
-
 node="$NAME-control-plane"
 kubectl() { docker exec "$node" kubectl --kubeconfig /etc/kubernetes/admin.conf "$@"; }
-# The demo's workload: the log shipper's DaemonSet pod, Running.
-for _ in $(seq 60); do
-	phase=$(kubectl -n dg-monitoring get pods -l app.kubernetes.io/instance=log-shipper -o jsonpath='{.items[*].status.phase}' 2>/dev/null || true)
-	[ "$phase" = Running ] && break
-	sleep 2
-done
-kubectl get pods -A -o wide >&2
-[ "$phase" = Running ] || { echo "FAIL: the log shipper's pod is not Running (phase: ${phase:-none})" >&2; exit 1; }
-# containerd's own records of what it pulled: every image from the
-# node's registry, none from anywhere else.
-pulls=$(docker exec "$node" journalctl -u containerd --no-pager -o cat | grep -o 'PullImage \\"[^\\]*\\"' | sed 's/PullImage \\"//; s/\\"$//' | sort -u)
-echo "$pulls" >&2
-[ -n "$pulls" ] || { echo "FAIL: containerd recorded no pulls" >&2; exit 1; }
-if grep -v '^127\.0\.0\.1:5000/' <<<"$pulls"; then
-	echo "FAIL: containerd pulled the images above from outside the cluster's registry" >&2
-	exit 1
-fi
-grep -q '^127\.0\.0\.1:5000/images/docker.io/fluent/fluent-bit:' <<<"$pulls" || { echo "FAIL: no pull of the log shipper's image from the cluster's registry" >&2; exit 1; }
-say "pods run on images pulled from the cluster's registry only"
 
-"$DISTGEN" dev down --name "$NAME" >&2
-if docker ps -a --format '{{.Names}}' | grep -qx "$node"; then
-	echo "FAIL: dev down left the node container" >&2
-	exit 1
-fi
-say "dev down removed the cluster"
+# up MODE [FLAGS]: dev up of the demo, then the checks; MODE says where
+# containerd must have pulled the images from.
+up() {
+	local mode=$1 phase pulls served
+	shift
+	start=$(date +%s)
+	"$DISTGEN" dev up --bundle demo --name "$NAME" --node-image "$IMAGE" \
+		--images-from "oci://127.0.0.1:$port" --plain-http --wait 5m -o json "$@" >"$work/up-$mode.json"
+	say "$mode: dev up took $(($(date +%s) - start))s"
+	grep -c '"ready": true' "$work/up-$mode.json" | xargs printf '[kind-e2e] %s HelmReleases Ready\n' >&2
+	# The demo's workload: the log shipper's DaemonSet pod, Running.
+	for _ in $(seq 60); do
+		phase=$(kubectl -n dg-monitoring get pods -l app.kubernetes.io/instance=log-shipper -o jsonpath='{.items[*].status.phase}' 2>/dev/null || true)
+		[ "$phase" = Running ] && break
+		sleep 2
+	done
+	kubectl get pods -A -o wide >&2
+	[ "$phase" = Running ] || { echo "FAIL ($mode): the log shipper's pod is not Running (phase: ${phase:-none})" >&2; exit 1; }
+	# containerd's own records of what it pulled.
+	pulls=$(docker exec "$node" journalctl -u containerd --no-pager -o cat | grep -o 'PullImage \\"[^\\]*\\"' | sed 's/PullImage \\"//; s/\\"$//' | sort -u)
+	echo "$pulls" >&2
+	[ -n "$pulls" ] || { echo "FAIL ($mode): containerd recorded no pulls" >&2; exit 1; }
+	# The node registry's own records of what it served (distgen serve --access-log).
+	served=$(docker exec "$node" journalctl -u distgen-registry --no-pager -o cat | grep -E '^(GET|HEAD) /v2/.*/manifests/[^ ]+ 200 ' | awk '{print $2}' | sort -u)
+	echo "$served" >&2
+	case $mode in
+	relocated)
+		# Every pull names the node's registry, none anywhere else.
+		if grep -v '^127\.0\.0\.1:5000/' <<<"$pulls"; then
+			echo "FAIL ($mode): containerd pulled the images above from outside the cluster's registry" >&2
+			exit 1
+		fi
+		grep -q '^127\.0\.0\.1:5000/images/docker.io/fluent/fluent-bit:' <<<"$pulls" || { echo "FAIL ($mode): no pull of the log shipper's image from the cluster's registry" >&2; exit 1; }
+		;;
+	mirrored)
+		# The manifests keep the images' names; each one pulled was served
+		# by the node's registry, as the mirror of its registry.
+		grep -q '^docker.io/fluent/fluent-bit:3.2.4$' <<<"$pulls" || { echo "FAIL ($mode): no pull of docker.io/fluent/fluent-bit:3.2.4" >&2; exit 1; }
+		local ref host path
+		for ref in $pulls; do
+			host=${ref%%/*}
+			path=${ref#*/}
+			[ "$host" = docker.io ] || [ "$host" = ghcr.io ] || { echo "FAIL ($mode): an unexpected pull: $ref" >&2; exit 1; }
+			grep -qx "/v2/images/$host/${path%:*}/manifests/${path##*:}" <<<"$served" ||
+				{ echo "FAIL ($mode): the node's registry did not serve $ref" >&2; exit 1; }
+		done
+		;;
+	esac
+	say "$mode: pods run on images the cluster's registry served"
+	"$DISTGEN" dev down --name "$NAME" >&2
+	if docker ps -a --format '{{.Names}}' | grep -qx "$node"; then
+		echo "FAIL ($mode): dev down left the node container" >&2
+		exit 1
+	fi
+	say "$mode: dev down removed the cluster"
+}
+
+up mirrored
+up relocated --relocate-images
