@@ -90,6 +90,10 @@ up() {
 	done
 	kubectl get pods -A -o wide >&2
 	[ "$phase" = Running ] || { echo "FAIL ($mode): the log shipper's pod is not Running (phase: ${phase:-none})" >&2; exit 1; }
+	# And every other pod: the control plane, CoreDNS, kube-proxy, Flux.
+	local notrunning
+	notrunning=$(kubectl get pods -A --no-headers -o custom-columns=NS:.metadata.namespace,NAME:.metadata.name,PHASE:.status.phase | awk '$3 != "Running"')
+	[ -z "$notrunning" ] || { echo "FAIL ($mode): pods not Running:" >&2; echo "$notrunning" >&2; exit 1; }
 	# containerd's own records of what it pulled.
 	pulls=$(docker exec "$node" journalctl -u containerd --no-pager -o cat | grep -o 'PullImage \\"[^\\]*\\"' | sed 's/PullImage \\"//; s/\\"$//' | sort -u)
 	echo "$pulls" >&2

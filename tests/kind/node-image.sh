@@ -2,7 +2,7 @@
 # Builds a kind node image with nothing pulled from a container registry:
 # the root file system from Debian packages (debootstrap), kind's base image
 # files from the sigs.k8s.io/kind module, and every binary — kubelet,
-# kubeadm, kubectl, the control plane, CoreDNS, pause — from the Go module
+# kubeadm, kubectl, the control plane, etcd, CoreDNS, pause — from the Go module
 # proxy and the kubernetes module's sources. The control plane, etcd,
 # CoreDNS and pause images kubeadm runs are made here (tests/kind/mkimage)
 # and imported into the node's containerd, pinned, as kind's own node image
@@ -15,9 +15,10 @@ cd "$(dirname "$0")/../.."
 
 KUBE_VERSION=${KUBE_VERSION:-v1.33.13}
 COREDNS_VERSION=${COREDNS_VERSION:-v1.12.0}
+ETCD_VERSION=${ETCD_VERSION:-v3.5.24} # the etcd kubeadm $KUBE_VERSION asks for
 KIND_VERSION=${KIND_VERSION:-v0.33.0} # the base image files' version; go.mod pins the same
 DEBIAN_SUITE=bookworm
-REV=3 # bump when the node assembly below changes (the binaries are keyed by their versions)
+REV=4 # bump when the node assembly below changes (the binaries are keyed by their versions)
 
 CACHE=${DISTGEN_KIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/distgen/kind}
 KEY="kube-$KUBE_VERSION-coredns-$COREDNS_VERSION-kind-$KIND_VERSION-$DEBIAN_SUITE"
@@ -68,6 +69,19 @@ coredns() {
 	mv "$DIR/src/gobin/coredns" "$BIN/coredns"
 }
 
+# etcd: the server module through a wrapper (its go.mod replaces its
+# sibling modules with local paths, which go install refuses).
+etcd() {
+	[ -x "$BIN/etcd-$ETCD_VERSION" ] && return 0
+	say "building etcd $ETCD_VERSION"
+	local dir=$DIR/src/etcd
+	rm -rf "$dir" && mkdir -p "$dir" "$BIN"
+	printf 'module kindnode\n\ngo 1.23\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >"$dir/go.mod"
+	printf '//go:build tools\n\npackage kindnode\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"$dir/tools.go"
+	(cd "$dir" && go mod tidy && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$BIN/etcd-$ETCD_VERSION.tmp" go.etcd.io/etcd/server/v3)
+	mv "$BIN/etcd-$ETCD_VERSION.tmp" "$BIN/etcd-$ETCD_VERSION"
+}
+
 # pause: the sandbox's process, from the kubernetes module's own source.
 pause() {
 	[ -x "$BIN/pause" ] && return 0
@@ -78,21 +92,23 @@ pause() {
 	mv "$BIN/pause.tmp" "$BIN/pause"
 }
 
-# rootfs: Debian with what kind's base image installs, plus etcd-server
-# (the etcd image's binary), as a tarball.
+# rootfs: Debian with what kind's base image installs, as a tarball
+# (ROOTFS, named after the package list).
+PACKAGES=systemd,containerd,runc,containernetworking-plugins,iptables,nftables,conntrack,iproute2,ethtool,util-linux,mount,kmod,libseccomp2,pigz,fuse-overlayfs,ca-certificates,jq,procps,socat
+ROOTFS=$DIR/rootfs-$DEBIAN_SUITE-$(sha256sum <<<"$PACKAGES" | cut -c1-12).tar
 rootfs() {
-	[ -f "$DIR/rootfs.tar" ] && return 0
+	[ -f "$ROOTFS" ] && return 0
 	command -v debootstrap >/dev/null || apt_install debootstrap
 	say "debootstrap $DEBIAN_SUITE"
 	local root=$DIR/src/rootfs mirror
 	mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
 	rm -rf "$root"
 	debootstrap --variant=minbase \
-		--include=systemd,containerd,runc,containernetworking-plugins,iptables,nftables,conntrack,iproute2,ethtool,util-linux,mount,kmod,libseccomp2,pigz,fuse-overlayfs,ca-certificates,jq,procps,socat,etcd-server \
+		--include="$PACKAGES" \
 		"$DEBIAN_SUITE" "$root" "${mirror:-http://deb.debian.org/debian}" >"$DIR/src/debootstrap.log"
 	rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-	tar -C "$root" --numeric-owner -cf "$DIR/rootfs.tar.tmp" .
-	mv "$DIR/rootfs.tar.tmp" "$DIR/rootfs.tar"
+	tar -C "$root" --numeric-owner -cf "$ROOTFS.tmp" .
+	mv "$ROOTFS.tmp" "$ROOTFS"
 	rm -rf "$root"
 }
 
@@ -106,7 +122,7 @@ apt_install() {
 # images: the images kubeadm's static pods and add-ons run, by the names
 # kubeadm asks for.
 images() {
-	[ -f "$DIR/images/.done" ] && return 0
+	[ -f "$DIR/images/.done-r$REV" ] && return 0
 	say "making the control plane's images"
 	rm -rf "$DIR/images" && mkdir -p "$DIR/images"
 	local mk=$DIR/src/mkimage ref name
@@ -118,9 +134,10 @@ images() {
 		kube-apiserver | kube-controller-manager | kube-scheduler)
 			"$mk" -o "$DIR/images/$name.tar" -tag "$ref" -file "$BIN/$name:/usr/local/bin/$name" ;;
 		kube-proxy)
-			"$mk" -o "$DIR/images/$name.tar" -tag "$ref" -base "$DIR/rootfs.tar" -file "$BIN/$name:/usr/local/bin/$name" ;;
+			"$mk" -o "$DIR/images/$name.tar" -tag "$ref" -base "$ROOTFS" -file "$BIN/$name:/usr/local/bin/$name" ;;
 		etcd)
-			"$mk" -o "$DIR/images/$name.tar" -tag "$ref" -base "$DIR/rootfs.tar" ;;
+			[ "${ref##*:}" = "${ETCD_VERSION#v}-0" ] || { echo "kubeadm asks for $ref, this script builds etcd $ETCD_VERSION" >&2; exit 1; }
+			"$mk" -o "$DIR/images/$name.tar" -tag "$ref" -file "$BIN/etcd-$ETCD_VERSION:/usr/local/bin/etcd" ;;
 		coredns)
 			"$mk" -o "$DIR/images/$name.tar" -tag "$ref" -file "$BIN/coredns:/coredns" -entrypoint '["/coredns"]' ;;
 		pause)
@@ -131,7 +148,7 @@ images() {
 			;;
 		esac
 	done < <("$BIN/kubeadm" config images list --kubernetes-version "$KUBE_VERSION")
-	touch "$DIR/images/.done"
+	touch "$DIR/images/.done-r$REV"
 }
 
 # node: the root file system with kind's base files and the binaries,
@@ -144,7 +161,7 @@ node() {
 	kind=$(modinfo "sigs.k8s.io/kind@$KIND_VERSION" Dir)/images/base/files
 	root=$DIR/src/node
 	rm -rf "$root" && mkdir -p "$root"
-	tar -C "$root" -xf "$DIR/rootfs.tar"
+	tar -C "$root" -xf "$ROOTFS"
 	# kind's base image: its files and the steps of its Dockerfile.
 	cp -r "$kind"/. "$root"/
 	chmod -R u+w "$root"/kind "$root"/etc "$root"/usr/local/bin
@@ -202,6 +219,7 @@ build)
 	mkdir -p "$DIR/src"
 	kube
 	coredns
+	etcd
 	pause
 	rootfs
 	images
