@@ -183,8 +183,8 @@ node() {
 	# container's OOM score: containerd keeps it at or above its own.
 	sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' "$root"/etc/containerd/config.toml
 	chroot "$root" ctr oci spec |
-		jq '.hooks.createContainer[.hooks.createContainer | length] |= . + {"path": "/kind/bin/mount-product-files.sh"}' |
-		jq 'del(.process.rlimits)' >"$root"/etc/containerd/cri-base.json
+		chroot "$root" jq '.hooks.createContainer[.hooks.createContainer | length] |= . + {"path": "/kind/bin/mount-product-files.sh"} | del(.process.rlimits)' \
+			>"$root"/etc/containerd/cri-base.json
 	# The CNI plugins kind's own image ships, from Debian.
 	for p in host-local loopback ptp portmap; do ln -sf /usr/lib/cni/$p "$root"/opt/cni/bin/$p; done
 	cp "$BIN"/kubelet "$BIN"/kubeadm "$BIN"/kubectl "$root"/usr/bin/
