@@ -47,7 +47,7 @@ The node mounts this distgen binary to serve the release: it must run there
 		Example: `  distgen dev up
   distgen dev up --bundle demo --name demo -o json
   distgen dev up --images-from oci-layout:images
-  distgen dev up --node-image distgen.local/kind-node:v1.33.13-r3 --relocate-images --images-from oci-layout:images`,
+  distgen dev up --node-image distgen.local/kind-node:v1.33.13-r4 --relocate-images --images-from oci-layout:images`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a.Project = g.project()
