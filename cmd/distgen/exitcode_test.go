@@ -74,6 +74,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"tenant", "build", "-C", empty}, exitUser},
 		{[]string{"tenant", "push", "--dir", empty, "--to", "oci://" + dead + "/p", "--plain-http"}, exitUser},
 		{[]string{"tenant", "bootstrap", "--from", "oci://" + dead + "/p/tenants/x:1.0.0", "--plain-http"}, exitInternal},
+		{[]string{"dev", "up", "--name", "Not_A_Label"}, exitUser},
+		{[]string{"dev", "down", "--name", "never-made-" + filepath.Base(empty)}, exitUser},
 		{[]string{"completion", "bash", "extra"}, exitUser},
 	} {
 		code, _, errOut := runCLI(t, tc.args...)
