@@ -74,9 +74,17 @@ func Handler(src store.Store, prefix string) (http.Handler, []string, error) {
 	return readOnly(reg), refs, nil
 }
 
-// readOnly refuses every request that would change the registry.
+// readOnly refuses every request that would change the registry, and
+// answers 404 to a request whose URL has no absolute path (such as "A:"),
+// on which go-containerregistry's registry panics.
 func readOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"errors":[{"code":"NAME_UNKNOWN","message":"no such path"}]}`)
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusMethodNotAllowed)
