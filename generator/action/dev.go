@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	"sigs.k8s.io/kind/pkg/log"
 
+	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/internal/atomicfile"
 	"github.com/distgen/distgen/generator/mirror"
 	"github.com/distgen/distgen/generator/publish"
@@ -115,7 +116,7 @@ func (u *DevUp) say(format string, args ...any) {
 // It returns what it made, with each release's state; a release that did
 // not become Ready is an error after the summary is kept.
 func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
-	if !isDNSLabel(u.Name) {
+	if !api.IsName(u.Name) {
 		return nil, &UsageError{Msg: fmt.Sprintf("--name %q: want a DNS label (kind names containers after it)", u.Name)}
 	}
 	dir := u.StateDir
@@ -133,7 +134,7 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 		}
 		binary = exe
 	}
-	p := cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(u.logger()))
+	p := kindProvider(u.Logger)
 	existing, err := p.List()
 	if err != nil {
 		return nil, fmt.Errorf("listing kind clusters (is docker running?): %w", err)
@@ -259,17 +260,18 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := kube.apply(ctx, crds); err != nil {
+	crdObjs, err := kube.apply(ctx, crds)
+	if err != nil {
 		return nil, fmt.Errorf("applying Flux's CRDs: %w", err)
 	}
-	if err := kube.waitCRDs(ctx, crds, u.wait()); err != nil {
+	if err := kube.waitCRDs(ctx, crdObjs, u.wait()); err != nil {
 		return nil, err
 	}
 	install, err := flux.InstallObjects(flux.Install{Images: images, SourceHostNetwork: true})
 	if err != nil {
 		return nil, err
 	}
-	if err := kube.apply(ctx, install); err != nil {
+	if _, err := kube.apply(ctx, install); err != nil {
 		return nil, fmt.Errorf("applying Flux's controllers: %w", err)
 	}
 	if err := kube.waitDeployments(ctx, flux.BootstrapNamespace, flux.Controllers, u.wait()); err != nil {
@@ -286,7 +288,7 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := kube.apply(ctx, objs); err != nil {
+	if _, err := kube.apply(ctx, objs); err != nil {
 		return nil, fmt.Errorf("bootstrap objects: %w", err)
 	}
 	u.say("waiting for %d HelmReleases", len(rel.Components))
@@ -308,23 +310,12 @@ func (u *DevUp) wait() time.Duration {
 	return 5 * time.Minute
 }
 
-func (u *DevUp) logger() log.Logger {
-	if u.Logger != nil {
-		return u.Logger
+// kindProvider is kind's docker provider, logging to logger (nil: nowhere).
+func kindProvider(logger log.Logger) *cluster.Provider {
+	if logger == nil {
+		logger = log.NoopLogger{}
 	}
-	return log.NoopLogger{}
-}
-
-func isDNSLabel(s string) bool {
-	if s == "" || len(s) > 40 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
+	return cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(logger))
 }
 
 // serveInNode runs distgen serve in the node as a systemd unit, on the
@@ -453,12 +444,7 @@ func (d *DevDown) Run(ctx context.Context) (*DevState, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, devStateFile), err)
 	}
-	logger := d.Logger
-	if logger == nil {
-		logger = log.NoopLogger{}
-	}
-	p := cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(logger))
-	if err := p.Delete(st.Cluster, st.Kubeconfig); err != nil {
+	if err := kindProvider(d.Logger).Delete(st.Cluster, st.Kubeconfig); err != nil {
 		return nil, fmt.Errorf("deleting kind cluster %q: %w", st.Cluster, err)
 	}
 	return &st, os.RemoveAll(dir)

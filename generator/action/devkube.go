@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/distgen/distgen/generator/internal/atomicfile"
+	"github.com/distgen/distgen/generator/render/flux"
 )
 
 // kubeClient applies objects to a dev cluster and waits on them.
@@ -69,11 +70,12 @@ func decodeObjects(stream []byte) ([]*unstructured.Unstructured, error) {
 	}
 }
 
-// apply applies each object of a YAML stream server-side, in order.
-func (k *kubeClient) apply(ctx context.Context, stream []byte) error {
+// apply applies each object of a YAML stream server-side, in order, and
+// returns the objects.
+func (k *kubeClient) apply(ctx context.Context, stream []byte) ([]*unstructured.Unstructured, error) {
 	objs, err := decodeObjects(stream)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
@@ -84,17 +86,17 @@ func (k *kubeClient) apply(ctx context.Context, stream []byte) error {
 			mapping, err = k.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		}
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", gvk.Kind, o.GetName(), err)
+			return nil, fmt.Errorf("%s %s: %w", gvk.Kind, o.GetName(), err)
 		}
 		var ri dynamic.ResourceInterface = k.dyn.Resource(mapping.Resource)
 		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 			ri = k.dyn.Resource(mapping.Resource).Namespace(o.GetNamespace())
 		}
 		if _, err := ri.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: "distgen-dev", Force: true}); err != nil {
-			return fmt.Errorf("%s %s/%s: %w", gvk.Kind, o.GetNamespace(), o.GetName(), err)
+			return nil, fmt.Errorf("%s %s/%s: %w", gvk.Kind, o.GetNamespace(), o.GetName(), err)
 		}
 	}
-	return nil
+	return objs, nil
 }
 
 // poll calls check every second until it reports done, ctx ends or the
@@ -128,11 +130,7 @@ func condition(o *unstructured.Unstructured, typ string) (status, message string
 	return "", ""
 }
 
-func (k *kubeClient) waitCRDs(ctx context.Context, stream []byte, timeout time.Duration) error {
-	objs, err := decodeObjects(stream)
-	if err != nil {
-		return err
-	}
+func (k *kubeClient) waitCRDs(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration) error {
 	crd := k.dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
 	return poll(ctx, timeout, "Flux's CRDs to be established", func() (bool, string) {
 		for _, o := range objs {
@@ -194,7 +192,7 @@ func (k *kubeClient) waitHelmReleases(ctx context.Context, want []DevRelease, ti
 // module proxy (config/crd/bases), and kept in the user's cache.
 func fluxCRDs(ctx context.Context, images map[string]string) ([]byte, error) {
 	var out []byte
-	for _, c := range []string{"source-controller", "kustomize-controller", "helm-controller"} {
+	for _, c := range flux.Controllers {
 		// The controller's own reference (not relocated) names its version.
 		tag, err := name.NewTag(images[c])
 		if err != nil || tag.TagStr() == "" || tag.TagStr() == "latest" {

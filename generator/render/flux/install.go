@@ -2,7 +2,7 @@ package flux
 
 import (
 	"fmt"
-	"slices"
+	"maps"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -83,9 +83,7 @@ func controllerDeployment(name, image, sa string, labels map[string]string, host
 	}
 	args = append(args, fmt.Sprintf("--metrics-addr=:%d", metrics), fmt.Sprintf("--health-addr=:%d", health))
 	podLabels := map[string]string{"app": name}
-	for k, v := range labels {
-		podLabels[k] = v
-	}
+	maps.Copy(podLabels, labels)
 	dnsPolicy := corev1.DNSClusterFirst
 	if hostNetwork {
 		dnsPolicy = corev1.DNSClusterFirstWithHostNet
@@ -107,7 +105,7 @@ func controllerDeployment(name, image, sa string, labels map[string]string, host
 						Name:            "manager",
 						Image:           image,
 						ImagePullPolicy: corev1.PullIfNotPresent,
-						Args:            slices.Clone(args),
+						Args:            args,
 						Env: []corev1.EnvVar{{Name: "RUNTIME_NAMESPACE", ValueFrom: &corev1.EnvVarSource{
 							FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"},
 						}}},
