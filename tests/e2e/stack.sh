@@ -20,8 +20,8 @@ SRC=$CACHE/$KEY/src
 
 say() { printf '[e2e-stack %s] %s\n' "$(date +%T)" "$*" >&2; }
 
-# modinfo MOD@VER FIELD: a field of `go mod download -json` (Dir, GoMod).
-modinfo() { go mod download -json "$1" | sed -n "s/.*\"$2\": \"\\(.*\\)\".*/\\1/p"; }
+# modinfo and kube_build.
+. "$(dirname "${BASH_SOURCE[0]}")/../kube-build.sh"
 
 apt_packages() {
 	local missing=()
@@ -37,29 +37,10 @@ apt_packages() {
 	$sudo systemctl disable --now etcd docker-registry >/dev/null 2>&1 || true
 }
 
-# kube-apiserver: k8s.io/kubernetes replaces its staging modules with local
-# paths, which go install refuses. A wrapper module pins each of them to the
-# published version instead.
 kube_apiserver() {
 	[ -x "$BIN/kube-apiserver" ] && return 0
 	say "building kube-apiserver $KUBE_VERSION (cold: ~20 min on 2 cores)"
-	local dir=$SRC/kube-apiserver staging=v0.${KUBE_VERSION#v1.} minor
-	minor=$(cut -d. -f2 <<<"$KUBE_VERSION")
-	rm -rf "$dir" && mkdir -p "$dir"
-	{
-		printf 'module e2estack\n\ngo 1.24.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$KUBE_VERSION"
-		grep -E '^\s+k8s.io/[^ ]+ => \./staging' "$(modinfo "k8s.io/kubernetes@$KUBE_VERSION" GoMod)" |
-			awk -v v="$staging" '{printf "\t%s => %s %s\n", $1, $1, v}'
-		printf ')\n'
-	} >"$dir/go.mod"
-	printf '//go:build tools\n\npackage e2estack\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n' >"$dir/tools.go"
-	(cd "$dir" && go mod tidy)
-	# Without the version variables /version says v0.0.0-master, which breaks
-	# Helm's .Capabilities.KubeVersion and kubeVersion constraints.
-	local v=k8s.io/component-base/version cv=k8s.io/client-go/pkg/version
-	local ldflags="-s -w -X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z -X $cv.gitVersion=$KUBE_VERSION -X $cv.gitMajor=1 -X $cv.gitMinor=$minor"
-	(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o "$BIN/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
-	mv "$BIN/kube-apiserver.tmp" "$BIN/kube-apiserver"
+	kube_build "$KUBE_VERSION" "$SRC/kube-apiserver" "$BIN" kube-apiserver
 }
 
 # controller NAME VERSION: a Flux controller through a wrapper module that

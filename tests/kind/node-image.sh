@@ -27,38 +27,16 @@ BIN=$DIR/bin
 IMAGE=distgen.local/kind-node:$KUBE_VERSION-r$REV
 
 say() { printf '[kind-node %s] %s\n' "$(date +%T)" "$*" >&2; }
-modinfo() { go mod download -json "$1" | sed -n "s/.*\"$2\": \"\\(.*\\)\".*/\\1/p"; }
+# modinfo and kube_build.
+. tests/kube-build.sh
 
-# kube: the node's and the control plane's binaries, through a wrapper
-# module (k8s.io/kubernetes replaces its staging modules with local paths),
-# with the version variables set so /version and kubeadm report it.
+# kube: the node's and the control plane's binaries.
 kube() {
 	local cmds=(kubelet kubeadm kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy) c missing=0
 	for c in "${cmds[@]}"; do [ -x "$BIN/$c" ] || missing=1; done
 	[ $missing = 0 ] && return 0
 	say "building ${cmds[*]} $KUBE_VERSION (cold: ~30 min on 2 cores)"
-	local dir=$DIR/src/kube staging=v0.${KUBE_VERSION#v1.} minor
-	minor=$(cut -d. -f2 <<<"$KUBE_VERSION")
-	rm -rf "$dir" && mkdir -p "$dir" "$BIN"
-	{
-		printf 'module kindnode\n\ngo 1.24.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$KUBE_VERSION"
-		grep -E '^\s+k8s.io/[^ ]+ => \./staging' "$(modinfo "k8s.io/kubernetes@$KUBE_VERSION" GoMod)" |
-			awk -v v="$staging" '{printf "\t%s => %s %s\n", $1, $1, v}'
-		printf ')\n'
-	} >"$dir/go.mod"
-	{
-		printf '//go:build tools\n\npackage kindnode\n\nimport (\n'
-		for c in "${cmds[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
-		printf ')\n'
-	} >"$dir/tools.go"
-	(cd "$dir" && go mod tidy)
-	local v=k8s.io/component-base/version cv=k8s.io/client-go/pkg/version
-	local ldflags="-s -w -X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z -X $cv.gitVersion=$KUBE_VERSION -X $cv.gitMajor=1 -X $cv.gitMinor=$minor"
-	local pkgs=()
-	for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-	mkdir -p "$dir/out"
-	(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o out/ "${pkgs[@]}")
-	mv "$dir"/out/* "$BIN/"
+	kube_build "$KUBE_VERSION" "$DIR/src/kube" "$BIN" "${cmds[@]}"
 }
 
 coredns() {
