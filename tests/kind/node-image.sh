@@ -2,11 +2,13 @@
 # Builds a kind node image with nothing pulled from a container registry:
 # the root file system from Debian packages (debootstrap), kind's base image
 # files from the sigs.k8s.io/kind module, and every binary — kubelet,
-# kubeadm, kubectl, the control plane, etcd, CoreDNS, pause — from the Go module
-# proxy and the kubernetes module's sources. The control plane, etcd,
-# CoreDNS and pause images kubeadm runs are made here (tests/kind/mkimage)
-# and imported into the node's containerd, pinned, as kind's own node image
-# has them. Everything is cached by version: a second run builds nothing.
+# kubeadm, kubectl, the control plane, etcd, CoreDNS, pause, the local-path
+# storage provisioner — from the Go module proxy and the kubernetes module's
+# sources. The images kubeadm runs (control plane, etcd, CoreDNS, pause) and
+# the default StorageClass's (the provisioner, its helper's busybox) are
+# made here (tests/kind/mkimage) and imported into the node's containerd,
+# pinned, as kind's own node image has them. Everything is cached by
+# version: a second run builds nothing.
 #
 #   tests/kind/node-image.sh build   # build what is missing; prints the image reference
 #   tests/kind/node-image.sh ref     # print the image reference
@@ -16,9 +18,10 @@ cd "$(dirname "$0")/../.."
 KUBE_VERSION=${KUBE_VERSION:-v1.33.13}
 COREDNS_VERSION=${COREDNS_VERSION:-v1.12.0}
 ETCD_VERSION=${ETCD_VERSION:-v3.5.24} # the etcd kubeadm $KUBE_VERSION asks for
+LOCAL_PATH_VERSION=${LOCAL_PATH_VERSION:-v0.0.30} # the default StorageClass's provisioner
 KIND_VERSION=${KIND_VERSION:-v0.33.0} # the base image files' version; go.mod pins the same
 DEBIAN_SUITE=bookworm
-REV=4 # bump when the node assembly below changes (the binaries are keyed by their versions)
+REV=5 # bump when the node assembly below changes (the binaries are keyed by their versions)
 
 CACHE=${DISTGEN_KIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/distgen/kind}
 KEY="kube-$KUBE_VERSION-coredns-$COREDNS_VERSION-kind-$KIND_VERSION-$DEBIAN_SUITE"
@@ -60,6 +63,15 @@ etcd() {
 	mv "$BIN/etcd-$ETCD_VERSION.tmp" "$BIN/etcd-$ETCD_VERSION"
 }
 
+# localpath: Rancher's local-path provisioner, the default StorageClass's.
+localpath() {
+	[ -x "$BIN/local-path-provisioner-$LOCAL_PATH_VERSION" ] && return 0
+	say "building local-path-provisioner $LOCAL_PATH_VERSION"
+	mkdir -p "$BIN"
+	CGO_ENABLED=0 GOFLAGS=-mod=mod GOBIN=$DIR/src/gobin go install -trimpath -ldflags="-s -w" "github.com/rancher/local-path-provisioner@$LOCAL_PATH_VERSION"
+	mv "$DIR/src/gobin/local-path-provisioner" "$BIN/local-path-provisioner-$LOCAL_PATH_VERSION"
+}
+
 # pause: the sandbox's process, from the kubernetes module's own source.
 pause() {
 	[ -x "$BIN/pause" ] && return 0
@@ -72,7 +84,10 @@ pause() {
 
 # rootfs: Debian with what kind's base image installs, as a tarball
 # (ROOTFS, named after the package list).
-PACKAGES=systemd,containerd,runc,containernetworking-plugins,iptables,nftables,conntrack,iproute2,ethtool,util-linux,mount,kmod,libseccomp2,pigz,fuse-overlayfs,ca-certificates,jq,procps,socat
+PACKAGES=systemd,containerd,runc,containernetworking-plugins,iptables,nftables,conntrack,iproute2,ethtool,util-linux,mount,kmod,libseccomp2,pigz,fuse-overlayfs,ca-certificates,jq,procps,socat,busybox-static
+# The storage images, by the names default-storage.yaml gets.
+LOCAL_PATH_IMAGE=distgen.local/local-path-provisioner:$LOCAL_PATH_VERSION
+LOCAL_PATH_HELPER=distgen.local/local-path-helper:r$REV
 ROOTFS=$DIR/rootfs-$DEBIAN_SUITE-$(sha256sum <<<"$PACKAGES" | cut -c1-12).tar
 rootfs() {
 	[ -f "$ROOTFS" ] && return 0
@@ -126,6 +141,14 @@ images() {
 			;;
 		esac
 	done < <("$BIN/kubeadm" config images list --kubernetes-version "$KUBE_VERSION")
+	# The storage provisioner, and its helper pods' shell: Debian's static
+	# busybox under the names the helper's scripts run.
+	"$mk" -o "$DIR/images/local-path-provisioner.tar" -tag "$LOCAL_PATH_IMAGE" \
+		-file "$BIN/local-path-provisioner-$LOCAL_PATH_VERSION:/usr/local/bin/local-path-provisioner"
+	tar -xOf "$ROOTFS" ./usr/bin/busybox >"$DIR/src/busybox"
+	[ -s "$DIR/src/busybox" ] || { echo "no busybox in $ROOTFS" >&2; exit 1; }
+	"$mk" -o "$DIR/images/local-path-helper.tar" -tag "$LOCAL_PATH_HELPER" \
+		-file "$DIR/src/busybox:/bin/sh" -file "$DIR/src/busybox:/bin/mkdir" -file "$DIR/src/busybox:/bin/rm"
 	touch "$DIR/images/.done-r$REV"
 }
 
@@ -168,7 +191,9 @@ node() {
 	cp "$BIN"/kubelet "$BIN"/kubeadm "$BIN"/kubectl "$root"/usr/bin/
 	echo "$KUBE_VERSION" >"$root"/kind/version
 	mkdir -p "$root"/kind/manifests "$root"/kind/images
-	cp tests/kind/node/default-cni.yaml tests/kind/node/default-storage.yaml "$root"/kind/manifests/
+	cp tests/kind/node/default-cni.yaml "$root"/kind/manifests/
+	sed -e "s|LOCAL_PATH_PROVISIONER_IMAGE|$LOCAL_PATH_IMAGE|; s|LOCAL_PATH_HELPER_IMAGE|$LOCAL_PATH_HELPER|" \
+		tests/kind/node/default-storage.yaml >"$root"/kind/manifests/default-storage.yaml
 	mkdir -p "$root"/etc/cni/net.d
 	cp tests/kind/node/10-distgen-ptp.conflist "$root"/etc/cni/net.d/
 	install -m 0755 tests/kind/node/distgen-node-init "$root"/usr/local/bin/distgen-node-init
@@ -198,6 +223,7 @@ build)
 	kube
 	coredns
 	etcd
+	localpath
 	pause
 	rootfs
 	images
