@@ -33,7 +33,9 @@ loopback address; containerd is told it is plain HTTP). It creates the kind
 cluster through kind's Go API, installs Flux's source, kustomize and helm
 controllers at the versions the bundle's images pin (their CRDs come from the
 controllers' module zips, through the Go module proxy), applies the bootstrap
-objects and waits for every HelmRelease to be Ready.
+objects and waits for every HelmRelease to be Ready. With --tenants it builds
+that tenant bundle too, serves its tenants and their app charts beside the
+bundle, bootstraps every tenant and waits for their instances as well.
 
 With --images-from the release's images and Flux's are mirrored into the
 node's registry too, and the node's containerd uses it as the mirror of each
@@ -42,11 +44,21 @@ registry they come from (the manifests keep the images' names). With
 --images-from says otherwise) and every release pulls them from the node's
 registry by name, as an air-gapped site does.
 
+With --registry the release goes to a registry you run instead, as this
+machine reaches it (HOST[:PORT][/PREFIX]); the node pulls from it under the
+same name, or under --cluster-registry when it reaches that host by another
+name (a registry container on kind's network: --registry localhost:5001
+--cluster-registry kind-registry:5000). TLS is verified; --plain-http, for a
+loopback registry, makes the node talk HTTP to it too. dev down leaves what
+was pushed there.
+
 The node mounts this distgen binary to serve the release: it must run there
 (a Linux build; a static one runs on any node image).`,
 		Example: `  distgen dev up
   distgen dev up --bundle demo --name demo -o json
+  distgen dev up --bundle demo --tenants sandbox
   distgen dev up --images-from oci-layout:images
+  distgen dev up --registry localhost:5001/dev --cluster-registry kind-registry:5000 --plain-http --relocate-images
   distgen dev up --node-image distgen.local/kind-node:v1.33.13-r4 --relocate-images --images-from oci-layout:images`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -64,9 +76,12 @@ The node mounts this distgen binary to serve the release: it must run there
 	}
 	cmd.Flags().StringVar(&a.Name, "name", "distgen", "the kind cluster's name")
 	cmd.Flags().StringVar(&a.NodeImage, "node-image", "", "the node image (default: kind's own)")
+	cmd.Flags().StringVar(&a.Tenants, "tenants", "", "a tenant bundle to bootstrap beside the bundle, every tenant of it")
 	cmd.Flags().BoolVar(&a.RelocateImages, "relocate-images", false, "mirror the images into the cluster's registry and make every release pull them from there by name")
 	cmd.Flags().StringVar(&a.ImagesFrom, "images-from", "", "mirror the images into the cluster's registry from here (oci://HOST/PREFIX, oci-layout:DIR or FILE.tar a mirror filled)")
-	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "read --images-from over HTTP (loopback registries only)")
+	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "talk HTTP to --images-from and --registry (loopback registries only)")
+	cmd.Flags().StringVar(&a.Registry, "registry", "", "put the release into this registry you run (HOST[:PORT][/PREFIX]) instead of serving it from the node")
+	cmd.Flags().StringVar(&a.ClusterRegistry, "cluster-registry", "", "HOST[:PORT] the node reaches --registry's host at (default: the same name)")
 	cmd.Flags().BoolVar(&a.Retain, "retain", false, "keep the nodes if creating the cluster fails, to look into why (dev down removes them)")
 	cmd.Flags().DurationVar(&a.Wait, "wait", 0, "how long to wait for each step: the control plane, Flux, the releases (default 5m)")
 	addOutputFlag(cmd, &out)
@@ -78,6 +93,9 @@ func printDevState(s streams, st *action.DevState) {
 	fmt.Fprintf(s.Out, "kubeconfig  %s\n", st.Kubeconfig)
 	if st.Bundle != "" {
 		fmt.Fprintf(s.Out, "release     %s:%s from %s\n", st.Bundle, st.Version, st.Registry)
+	}
+	if st.Tenants != "" {
+		fmt.Fprintf(s.Out, "tenants     %s\n", st.Tenants)
 	}
 	for _, r := range st.Releases {
 		state := "Ready"

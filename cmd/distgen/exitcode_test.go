@@ -75,6 +75,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"tenant", "push", "--dir", empty, "--to", "oci://" + dead + "/p", "--plain-http"}, exitUser},
 		{[]string{"tenant", "bootstrap", "--from", "oci://" + dead + "/p/tenants/x:1.0.0", "--plain-http"}, exitInternal},
 		{[]string{"dev", "up", "--name", "Not_A_Label"}, exitUser},
+		{[]string{"dev", "up", "--cluster-registry", "kind-registry:5000"}, exitUser},
+		{[]string{"dev", "up", "--registry", "Not A Registry"}, exitUser},
 		{[]string{"dev", "down", "--name", "never-made-" + filepath.Base(empty)}, exitUser},
 		{[]string{"completion", "bash", "extra"}, exitUser},
 	} {

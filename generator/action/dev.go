@@ -47,6 +47,9 @@ type DevUp struct {
 	Name string
 	// NodeImage is the node image; empty means kind's own default.
 	NodeImage string
+	// Tenants, when set, is a tenant bundle of the project: its tenants
+	// are served and bootstrapped beside the bundle.
+	Tenants string
 	// RelocateImages mirrors the release's images (and Flux's) into the
 	// node's registry and makes every release pull them from there.
 	RelocateImages bool
@@ -55,8 +58,16 @@ type DevUp struct {
 	// RelocateImages the manifests keep the images' names, and the node's
 	// containerd pulls them from its registry as a mirror of theirs.
 	ImagesFrom string
-	// PlainHTTP reads ImagesFrom over HTTP (a loopback registry).
+	// PlainHTTP talks HTTP to ImagesFrom and Registry (loopback
+	// registries); the node then reaches ClusterRegistry over HTTP too.
 	PlainHTTP bool
+	// Registry, when set, is a registry the user runs, HOST[:PORT][/PREFIX]
+	// as this machine reaches it: the release is put there instead of
+	// being served from the node.
+	Registry string
+	// ClusterRegistry is HOST[:PORT] the node (its containerd and Flux)
+	// reaches Registry's host at; empty means Registry's own.
+	ClusterRegistry string
 	// Wait bounds each wait: the control plane, Flux, the releases.
 	Wait time.Duration
 	// Logger prints kind's progress; Log distgen's own steps.
@@ -82,6 +93,7 @@ type DevState struct {
 	Registry   string       `json:"registry,omitempty"`
 	Bundle     string       `json:"bundle,omitempty"`
 	Version    string       `json:"version,omitempty"`
+	Tenants    string       `json:"tenants,omitempty"`
 	Releases   []DevRelease `json:"releases,omitempty"`
 }
 
@@ -126,6 +138,14 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 			return nil, err
 		}
 	}
+	buildDir, pushDir, regDir := filepath.Join(dir, "build"), filepath.Join(dir, "push"), filepath.Join(dir, "registry")
+	// Where the release goes (as this machine reaches it), and the same
+	// registry as the node reaches it: the node's own, or the user's.
+	target, clusterReg, err := u.registries(regDir)
+	if err != nil {
+		return nil, err
+	}
+	plainInCluster := u.Registry == "" || u.PlainHTTP
 	binary := u.Binary
 	if binary == "" {
 		exe, err := os.Executable()
@@ -153,19 +173,29 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	if err != nil {
 		return nil, err
 	}
-	buildDir, pushDir, regDir := filepath.Join(dir, "build"), filepath.Join(dir, "push"), filepath.Join(dir, "registry")
 	b := &Build{Project: u.Project, Out: buildDir, Cache: cache, AllowUnbumped: true}
 	built, err := b.Run(ctx)
 	if err != nil {
 		return nil, err
 	}
 	rel := built.Release
+	tenantDir := filepath.Join(dir, "tenant-build")
+	var trel *api.TenantRelease
+	if u.Tenants != "" {
+		u.say("building the tenant bundle %s", u.Tenants)
+		tb := &TenantBuild{TenantProject: TenantProject{Dir: u.Dir, Bundle: u.Tenants}, Out: tenantDir, Cache: cache}
+		tbuilt, err := tb.Run(ctx)
+		if err != nil {
+			return nil, err
+		}
+		trel = tbuilt.Release
+	}
 	u.say("pushing %s:%s to the cluster's registry", rel.Bundle, rel.Version)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	st := &DevState{Cluster: u.Name, NodeImage: u.NodeImage, Kubeconfig: filepath.Join(dir, "kubeconfig"),
-		Registry: DevRegistry, Bundle: rel.Bundle, Version: rel.Version}
+		Registry: clusterReg, Bundle: rel.Bundle, Version: rel.Version, Tenants: u.Tenants}
 	// Kept before the cluster exists: a create that fails half-way leaves
 	// a state dev down cleans up after.
 	if err := writeDevState(dir, st); err != nil {
@@ -176,21 +206,35 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 		return nil, err
 	}
 	withImages := u.RelocateImages || u.ImagesFrom != ""
-	m := &Mirror{From: publish.SchemeLayout + pushDir, Bundle: rel.Bundle + ":" + rel.Version, To: publish.SchemeLayout + regDir,
+	u.say("putting %s:%s into %s", rel.Bundle, rel.Version, target)
+	m := &Mirror{From: publish.SchemeLayout + pushDir, Bundle: rel.Bundle + ":" + rel.Version, To: target,
 		SkipImages: !withImages, ImagesFrom: u.ImagesFrom, PlainHTTP: u.PlainHTTP}
 	if _, err := m.Run(ctx); err != nil {
 		return nil, err
 	}
+	images := rel.Images
+	if trel != nil {
+		tp := &TenantPush{Dir: tenantDir, To: publish.SchemeLayout + pushDir, Force: true}
+		if _, err := tp.Run(ctx); err != nil {
+			return nil, err
+		}
+		for _, t := range trel.Tenants {
+			m := &Mirror{From: publish.SchemeLayout + pushDir, Bundle: TenantsDir + "/" + t.Name + ":" + t.Version, To: target,
+				SkipImages: !withImages, ImagesFrom: u.ImagesFrom, PlainHTTP: u.PlainHTTP}
+			if _, err := m.Run(ctx); err != nil {
+				return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
+			}
+		}
+		images = append(slices.Clone(images), trel.Images...)
+	}
 
+	mounts := []v1alpha4.Mount{{HostPath: binary, ContainerPath: devNodeBinary, Readonly: true}}
+	if u.Registry == "" {
+		mounts = append(mounts, v1alpha4.Mount{HostPath: regDir, ContainerPath: devNodeRegistry, Readonly: true})
+	}
 	cfg := &v1alpha4.Cluster{
 		TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
-		Nodes: []v1alpha4.Node{{
-			Role: v1alpha4.ControlPlaneRole,
-			ExtraMounts: []v1alpha4.Mount{
-				{HostPath: regDir, ContainerPath: devNodeRegistry, Readonly: true},
-				{HostPath: binary, ContainerPath: devNodeBinary, Readonly: true},
-			},
-		}},
+		Nodes:    []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole, ExtraMounts: mounts}},
 		// Registries are configured per host (hosts.toml), written below.
 		ContainerdConfigPatches: []string{"[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"" + devNodeHosts + "\"\n"},
 	}
@@ -224,17 +268,21 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	}
 	node := all[0]
 
-	// The node's registry is plain HTTP on its loopback address; with
-	// images mirrored there and not relocated, it is also the mirror of
-	// each registry the images come from.
-	hosts := map[string]string{DevRegistry: registryHosts(DevRegistry, "")}
+	// The cluster's registry (the node's own is plain HTTP on its
+	// loopback address); with images mirrored there and not relocated, it
+	// is also the mirror of each registry the images come from.
+	hosts := map[string]string{}
+	regHost, _, _ := strings.Cut(clusterReg, "/")
+	if plainInCluster {
+		hosts[regHost] = registryHosts(regHost, "", true)
+	}
 	if withImages && !u.RelocateImages {
-		for _, ref := range rel.Images {
-			host, path, err := mirroredHost(ref)
+		for _, ref := range images {
+			host, path, err := mirroredHost(clusterReg, ref)
 			if err != nil {
 				return nil, err
 			}
-			hosts[host] = registryHosts(host, path)
+			hosts[host] = registryHosts(host, regHost+"/v2/"+path, plainInCluster)
 		}
 	}
 	for host, toml := range hosts {
@@ -242,9 +290,11 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 			return nil, fmt.Errorf("configuring containerd in node %s for %s: %w", node, host, err)
 		}
 	}
-	u.say("serving the release from the node at %s", DevRegistry)
-	if err := serveInNode(ctx, node); err != nil {
-		return nil, err
+	if u.Registry == "" {
+		u.say("serving the release from the node at %s", DevRegistry)
+		if err := serveInNode(ctx, node); err != nil {
+			return nil, err
+		}
 	}
 
 	kube, err := newKubeClient(st.Kubeconfig)
@@ -252,11 +302,15 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 		return nil, err
 	}
 	u.say("installing Flux")
-	images, err := fluxImages(rel.PlatformImages, u.RelocateImages)
+	relocateTo := ""
+	if u.RelocateImages {
+		relocateTo = clusterReg
+	}
+	controllers, err := fluxImages(rel.PlatformImages, relocateTo)
 	if err != nil {
 		return nil, err
 	}
-	crds, err := fluxCRDs(ctx, images)
+	crds, err := fluxCRDs(ctx, controllers)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +321,7 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	if err := kube.waitCRDs(ctx, crdObjs, u.wait()); err != nil {
 		return nil, err
 	}
-	install, err := flux.InstallObjects(flux.Install{Images: images, SourceHostNetwork: true})
+	install, err := flux.InstallObjects(flux.Install{Images: controllers, SourceHostNetwork: true})
 	if err != nil {
 		return nil, err
 	}
@@ -280,9 +334,9 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 
 	u.say("bootstrapping %s:%s", rel.Bundle, rel.Version)
 	bs := &Bootstrap{
-		From:    publish.SchemeRegistry + DevRegistry + "/bundles/" + rel.Bundle + ":" + rel.Version,
-		Release: buildDir, PlainHTTP: true, Interval: time.Minute,
-		RelocateImages: u.RelocateImages, inventoryFrom: publish.SchemeLayout + regDir,
+		From:    publish.SchemeRegistry + clusterReg + "/bundles/" + rel.Bundle + ":" + rel.Version,
+		Release: buildDir, PlainHTTP: plainInCluster, Interval: time.Minute,
+		RelocateImages: u.RelocateImages, inventoryFrom: target,
 	}
 	objs, err := bs.Run(ctx)
 	if err != nil {
@@ -291,11 +345,30 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	if _, err := kube.apply(ctx, objs); err != nil {
 		return nil, fmt.Errorf("bootstrap objects: %w", err)
 	}
-	u.say("waiting for %d HelmReleases", len(rel.Components))
 	var want []DevRelease
 	for _, c := range rel.Components {
 		want = append(want, DevRelease{Namespace: c.Namespace, Name: c.Name})
 	}
+	if trel != nil {
+		u.say("bootstrapping the tenants of %s %s", trel.Bundle, trel.Version)
+		tbs := &TenantBootstrap{
+			From: []string{publish.SchemeRegistry + clusterReg}, Release: tenantDir, PlainHTTP: plainInCluster, Interval: time.Minute,
+			RelocateImages: u.RelocateImages, inventoryFrom: target,
+		}
+		objs, err := tbs.Run(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := kube.apply(ctx, objs); err != nil {
+			return nil, fmt.Errorf("tenant bootstrap objects: %w", err)
+		}
+		for _, t := range trel.Tenants {
+			for _, in := range t.Instances {
+				want = append(want, DevRelease{Namespace: t.Namespace, Name: in.Name})
+			}
+		}
+	}
+	u.say("waiting for %d HelmReleases", len(want))
 	st.Releases, err = kube.waitHelmReleases(ctx, want, u.wait())
 	if werr := writeDevState(dir, st); werr != nil {
 		return nil, werr
@@ -345,9 +418,9 @@ func serveInNode(ctx context.Context, node nodes.Node) error {
 }
 
 // mirroredHost is the registry host of an image as containerd names it
-// (its hosts.toml directory), and the path under the node's registry where
-// a mirror put that host's images.
-func mirroredHost(ref string) (host, path string, err error) {
+// (its hosts.toml directory), and the path under the host of registry
+// (HOST[/PREFIX]) where a mirror put that host's images.
+func mirroredHost(registry, ref string) (host, path string, err error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return "", "", err
@@ -356,43 +429,82 @@ func mirroredHost(ref string) (host, path string, err error) {
 	if host == name.DefaultRegistry {
 		host = "docker.io" // containerd's name for Docker Hub
 	}
-	to, err := mirror.Relocated(DevRegistry, ref)
+	to, err := mirror.Relocated(registry, ref)
 	if err != nil {
 		return "", "", err
 	}
-	rest, ok := strings.CutPrefix(to, DevRegistry+"/images/")
+	regHost, prefix, _ := strings.Cut(registry, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	rest, ok := strings.CutPrefix(to, regHost+"/"+prefix+"images/")
 	dir, _, _ := strings.Cut(rest, "/")
 	if !ok || dir == "" {
 		return "", "", fmt.Errorf("image %s: mirrored at %s, not under images/", ref, to)
 	}
-	return host, "images/" + dir, nil
+	return host, prefix + "images/" + dir, nil
 }
 
-// registryHosts is containerd's hosts.toml for host: the node's registry
-// itself (path empty), or the node's registry as the mirror of host, its
-// images under path (override_path: the mirror's own /v2/ path is given).
-func registryHosts(host, path string) string {
-	if path == "" {
+// registryHosts is containerd's hosts.toml for host: the cluster's
+// registry itself, over plain HTTP (mirror empty), or the cluster's
+// registry as the mirror of host, at mirror (HOST/v2/PATH, the images'
+// /v2/ path under it: override_path), over HTTP when plain.
+func registryHosts(host, mirror string, plain bool) string {
+	if mirror == "" {
 		return fmt.Sprintf("server = \"http://%s\"\n\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", host, host)
 	}
 	server := "https://" + host
 	if host == "docker.io" {
 		server = "https://registry-1.docker.io"
 	}
-	return fmt.Sprintf("server = %q\n\n[host.\"http://%s/v2/%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n  override_path = true\n", server, DevRegistry, path)
+	scheme := "https://"
+	if plain {
+		scheme = "http://"
+	}
+	return fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n  override_path = true\n", server, scheme+mirror)
+}
+
+// registries are where dev up puts the release, as a location this
+// machine writes (the layout the node serves, or the user's registry),
+// and HOST[/PREFIX] the node reaches the same content at.
+func (u *DevUp) registries(layout string) (target, cluster string, err error) {
+	if u.Registry == "" {
+		if u.ClusterRegistry != "" {
+			return "", "", &UsageError{Msg: "--cluster-registry names how the node reaches --registry: give --registry too"}
+		}
+		return publish.SchemeLayout + layout, DevRegistry, nil
+	}
+	reg := strings.TrimSuffix(u.Registry, "/")
+	if _, err := name.NewRepository(reg+"/bundles/x", name.StrictValidation); err != nil {
+		return "", "", &UsageError{Msg: fmt.Sprintf("--registry %q: want HOST[:PORT][/PREFIX]: %v", u.Registry, err)}
+	}
+	host, prefix, _ := strings.Cut(reg, "/")
+	if u.ClusterRegistry != "" {
+		r, err := name.NewRegistry(u.ClusterRegistry, name.StrictValidation)
+		if err != nil || r.RegistryStr() != u.ClusterRegistry {
+			return "", "", &UsageError{Msg: fmt.Sprintf("--cluster-registry %q: want HOST[:PORT]", u.ClusterRegistry)}
+		}
+		host = u.ClusterRegistry
+	}
+	cluster = host
+	if prefix != "" {
+		cluster += "/" + prefix
+	}
+	return publish.SchemeRegistry + reg, cluster, nil
 }
 
 // fluxImages picks each Flux controller's image from the release's
-// platform images, relocated to the node's registry when asked.
-func fluxImages(platform []string, relocate bool) (map[string]string, error) {
+// platform images, relocated under the registry relocateTo (HOST[/PREFIX])
+// when it is set.
+func fluxImages(platform []string, relocateTo string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, ref := range platform {
 		repo := mirror.RepositoryOf(ref)
 		for _, c := range flux.Controllers {
 			if strings.HasSuffix(repo, "/"+c) {
 				out[c] = ref
-				if relocate {
-					r, err := mirror.RelocatedRef(DevRegistry, ref)
+				if relocateTo != "" {
+					r, err := mirror.RelocatedRef(relocateTo, ref)
 					if err != nil {
 						return nil, err
 					}

@@ -16,21 +16,21 @@ func TestFluxImages(t *testing.T) {
 		"ghcr.io/fluxcd/helm-controller:v1.4.3",
 		"ghcr.io/fluxcd/kustomize-controller:v1.7.2",
 	}
-	got, err := fluxImages(platform, false)
+	got, err := fluxImages(platform, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got["helm-controller"] != "ghcr.io/fluxcd/helm-controller:v1.4.3" || len(got) != 3 {
 		t.Errorf("as pinned: %v", got)
 	}
-	got, err = fluxImages(platform, true)
+	got, err = fluxImages(platform, DevRegistry)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := DevRegistry + "/images/ghcr.io/fluxcd/source-controller:v1.7.3"; got["source-controller"] != want {
 		t.Errorf("relocated: %s, want %s", got["source-controller"], want)
 	}
-	_, err = fluxImages(platform[:3], false)
+	_, err = fluxImages(platform[:3], "")
 	var ue *UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "kustomize-controller") {
 		t.Errorf("without kustomize-controller: %v", err)
@@ -72,20 +72,59 @@ func TestMirroredHosts(t *testing.T) {
 		"ghcr.io/fluxcd/source-controller:v1.7.3": "ghcr.io",
 		"registry.example.com:5443/team/app:1":    "registry.example.com:5443",
 	} {
-		host, path, err := mirroredHost(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		to, _ := mirror.RelocatedRef(DevRegistry, ref)
-		if host != want || !strings.HasPrefix(to, DevRegistry+"/"+path+"/") {
-			t.Errorf("%s: host %q path %q (relocated to %s), want host %q", ref, host, path, to, want)
+		// The node's registry, and a user's registry with a prefix.
+		for _, reg := range []string{DevRegistry, "kind-registry:5000/site/one"} {
+			host, path, err := mirroredHost(reg, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			regHost, _, _ := strings.Cut(reg, "/")
+			to, _ := mirror.RelocatedRef(reg, ref)
+			if host != want || !strings.HasPrefix(to, regHost+"/"+path+"/") || !strings.HasPrefix(to, reg+"/images/") {
+				t.Errorf("%s under %s: host %q path %q (relocated to %s), want host %q", ref, reg, host, path, to, want)
+			}
 		}
 	}
-	if got := registryHosts("docker.io", "images/docker.io"); !strings.Contains(got, `server = "https://registry-1.docker.io"`) ||
+	if got := registryHosts("docker.io", DevRegistry+"/v2/images/docker.io", true); !strings.Contains(got, `server = "https://registry-1.docker.io"`) ||
 		!strings.Contains(got, `[host."http://`+DevRegistry+`/v2/images/docker.io"]`) || !strings.Contains(got, "override_path = true") {
 		t.Errorf("docker.io's hosts.toml:\n%s", got)
 	}
-	if got := registryHosts(DevRegistry, ""); !strings.Contains(got, `server = "http://`+DevRegistry+`"`) || strings.Contains(got, "override_path") {
+	if got := registryHosts("ghcr.io", "registry.example.com/v2/site/images/ghcr.io", false); !strings.Contains(got, `server = "https://ghcr.io"`) ||
+		!strings.Contains(got, `[host."https://registry.example.com/v2/site/images/ghcr.io"]`) {
+		t.Errorf("ghcr.io's hosts.toml, mirrored over TLS:\n%s", got)
+	}
+	if got := registryHosts(DevRegistry, "", true); !strings.Contains(got, `server = "http://`+DevRegistry+`"`) || strings.Contains(got, "override_path") {
 		t.Errorf("the node registry's hosts.toml:\n%s", got)
+	}
+}
+
+// TestDevRegistries: the node's own registry by default; a user's, as
+// this machine and as the node reach it; bad names are usage errors.
+func TestDevRegistries(t *testing.T) {
+	for _, c := range []struct {
+		u               DevUp
+		target, cluster string
+	}{
+		{DevUp{}, "oci-layout:/tmp/r", DevRegistry},
+		{DevUp{Registry: "localhost:5001"}, "oci://localhost:5001", "localhost:5001"},
+		{DevUp{Registry: "localhost:5001/dev/", ClusterRegistry: "kind-registry:5000"}, "oci://localhost:5001/dev", "kind-registry:5000/dev"},
+		{DevUp{Registry: "registry.example.com/team/dev"}, "oci://registry.example.com/team/dev", "registry.example.com/team/dev"},
+	} {
+		target, cluster, err := c.u.registries("/tmp/r")
+		if err != nil || target != c.target || cluster != c.cluster {
+			t.Errorf("%+v: %q %q %v, want %q %q", c.u, target, cluster, err, c.target, c.cluster)
+		}
+	}
+	for _, u := range []DevUp{
+		{ClusterRegistry: "kind-registry:5000"},
+		{Registry: "Bad Host"},
+		{Registry: "localhost:5001", ClusterRegistry: "kind-registry:5000/prefix"},
+		{Registry: "localhost:5001", ClusterRegistry: "https://kind-registry"},
+	} {
+		_, _, err := u.registries("/tmp/r")
+		var ue *UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%+v: err = %v, want a usage error", u, err)
+		}
 	}
 }

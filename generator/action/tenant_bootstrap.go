@@ -45,6 +45,10 @@ type TenantBootstrap struct {
 	// Out, when set, is a file to write instead of returning the objects.
 	Out     string
 	Options []publish.Option
+	// inventoryFrom, when set, is the location (a layout) the tenants'
+	// images are read from instead of Registry: dev up's, whose registry
+	// is reachable from the cluster's node only.
+	inventoryFrom string
 }
 
 // tenantRef is one tenant to bootstrap.
@@ -84,7 +88,11 @@ func (b *TenantBootstrap) Run(ctx context.Context) ([]byte, error) {
 			Digest: r.digest, Registry: registry, Insecure: b.PlainHTTP, Interval: interval,
 		}
 		if b.RelocateImages {
-			if spec.Relocate, err = tenantRelocation(ctx, registry, r, b.PlainHTTP); err != nil {
+			from := publish.SchemeRegistry + registry
+			if b.inventoryFrom != "" {
+				from = b.inventoryFrom
+			}
+			if spec.Relocate, err = tenantRelocation(ctx, from, registry, r, b.PlainHTTP); err != nil {
 				return nil, err
 			}
 		}
@@ -167,11 +175,11 @@ func (b *TenantBootstrap) resolve(ctx context.Context) ([]tenantRef, error) {
 	return refs, nil
 }
 
-// tenantRelocation reads a tenant's artifact in the mirror at registry and
-// points every release in the tenant's namespace at the mirror's copies of
-// the tenant's images.
-func tenantRelocation(ctx context.Context, registry string, r tenantRef, plainHTTP bool) ([]flux.Relocation, error) {
-	loc, err := mirror.Open(publish.SchemeRegistry+registry, plainHTTP)
+// tenantRelocation reads a tenant's artifact in the mirror at from (the
+// registry, as a location) and points every release in the tenant's
+// namespace at the mirror's copies of the tenant's images under registry.
+func tenantRelocation(ctx context.Context, from, registry string, r tenantRef, plainHTTP bool) ([]flux.Relocation, error) {
+	loc, err := mirror.Open(from, plainHTTP)
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
