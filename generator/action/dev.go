@@ -13,11 +13,14 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	"sigs.k8s.io/kind/pkg/log"
+	"sigs.k8s.io/yaml"
 
 	"github.com/distgen/distgen/generator/api"
 	"github.com/distgen/distgen/generator/internal/atomicfile"
@@ -190,7 +193,7 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 		}
 		trel = tbuilt.Release
 	}
-	u.say("pushing %s:%s to the cluster's registry", rel.Bundle, rel.Version)
+	u.say("pushing %s:%s into a layout, %s", rel.Bundle, rel.Version, pushDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -300,6 +303,16 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	kube, err := newKubeClient(st.Kubeconfig)
 	if err != nil {
 		return nil, err
+	}
+	if u.Registry != "" {
+		// Where the user's registry is, for the tools that look (KEP-1755).
+		cm, err := registryHosting(strings.TrimSuffix(u.Registry, "/"), clusterReg)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := kube.apply(ctx, cm); err != nil {
+			return nil, fmt.Errorf("the local-registry-hosting ConfigMap: %w", err)
+		}
 	}
 	u.say("installing Flux")
 	relocateTo := ""
@@ -462,6 +475,29 @@ func registryHosts(host, mirror string, plain bool) string {
 		scheme = "http://"
 	}
 	return fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n  override_path = true\n", server, scheme+mirror)
+}
+
+// registryHosting is the ConfigMap of KEP-1755 (kube-public/
+// local-registry-hosting) that tells tools where a cluster's registry is:
+// as this machine reaches it and as the node and pods do. Only the host
+// part goes there; a prefix is the user's to add.
+func registryHosting(registry, cluster string) ([]byte, error) {
+	host, _, _ := strings.Cut(registry, "/")
+	inCluster, _, _ := strings.Cut(cluster, "/")
+	v1, err := yaml.Marshal(map[string]string{
+		"host":                     host,
+		"hostFromContainerRuntime": inCluster,
+		"hostFromClusterNetwork":   inCluster,
+		"help":                     "distgen dev up --registry: the release is under " + cluster,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return flux.MarshalAll(&corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: "local-registry-hosting", Namespace: "kube-public"},
+		Data:       map[string]string{"localRegistryHosting.v1": string(v1)},
+	})
 }
 
 // registries are where dev up puts the release, as a location this

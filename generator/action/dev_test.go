@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/distgen/distgen/generator/mirror"
 )
 
@@ -126,5 +128,29 @@ func TestDevRegistries(t *testing.T) {
 		if !errors.As(err, &ue) {
 			t.Errorf("%+v: err = %v, want a usage error", u, err)
 		}
+	}
+}
+
+// TestRegistryHosting: the KEP-1755 ConfigMap names the user's registry's
+// host as this machine and as the cluster reach it, without the prefix.
+func TestRegistryHosting(t *testing.T) {
+	out, err := registryHosting("localhost:5001/dev", "kind-registry:5000/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Metadata struct{ Name, Namespace string }
+		Data     map[string]string
+	}
+	if err := yaml.Unmarshal(out, &cm); err != nil {
+		t.Fatal(err)
+	}
+	var v1 map[string]string
+	if err := yaml.Unmarshal([]byte(cm.Data["localRegistryHosting.v1"]), &v1); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Metadata.Name != "local-registry-hosting" || cm.Metadata.Namespace != "kube-public" ||
+		v1["host"] != "localhost:5001" || v1["hostFromContainerRuntime"] != "kind-registry:5000" || v1["hostFromClusterNetwork"] != "kind-registry:5000" {
+		t.Errorf("ConfigMap:\n%s", out)
 	}
 }

@@ -153,6 +153,9 @@ up() {
 		fi
 		grep -q "^$reg/images/docker.io/fluent/fluent-bit:" <<<"$pulls" || { echo "FAIL ($mode): no pull of the log shipper's image from the user's registry" >&2; exit 1; }
 		grep -q "^$reg/images/docker.io/library/redis:" <<<"$pulls" || { echo "FAIL ($mode): no pull of the tenant's redis from the user's registry" >&2; exit 1; }
+		# Where the registry is, for tools that look (KEP-1755).
+		kubectl -n kube-public get configmap local-registry-hosting -o jsonpath='{.data.localRegistryHosting\.v1}' | grep -qx "hostFromContainerRuntime: $CLUSTER_REGISTRY" ||
+			{ echo "FAIL ($mode): no local-registry-hosting ConfigMap naming $CLUSTER_REGISTRY" >&2; exit 1; }
 		for ref in $pulls; do
 			path=${ref#*/}
 			grep -q "^/v2/${path%:*}/manifests/" <<<"$served" ||
