@@ -62,7 +62,7 @@ e2e: tools ## The end-to-end tests: real etcd, registry, kube-apiserver and Flux
 
 # The node mounts the distgen that serves the release: a static build runs
 # on any node image.
-e2e-kind: ## A kind cluster from the offline node image: dev up of the demo, its images relocated; pods Running on pulls from the cluster's registry (first node image ≈ 30 min)
+e2e-kind: ## A kind cluster from the offline node image: dev up of the demo and the sandbox tenant, served from the node, then relocated into a registry the user runs; pods Running on pulls from that registry (first node image ≈ 6 min after the e2e stack)
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/distgen-static ./cmd/distgen
 	bash tests/kind/e2e.sh $(BIN)/distgen-static
 

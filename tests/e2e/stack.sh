@@ -39,7 +39,7 @@ apt_packages() {
 
 kube_apiserver() {
 	[ -x "$BIN/kube-apiserver" ] && return 0
-	say "building kube-apiserver $KUBE_VERSION (cold: ~20 min on 2 cores)"
+	say "building kube-apiserver $KUBE_VERSION (cold: ~4 min on 2 cores)"
 	kube_build "$KUBE_VERSION" "$SRC/kube-apiserver" "$BIN" kube-apiserver
 }
 
@@ -49,7 +49,7 @@ kube_apiserver() {
 controller() {
 	local name=$1 version=$2 mod=github.com/fluxcd/$1
 	[ -x "$BIN/$name" ] && return 0
-	say "building $name $version (cold: ~5 min)"
+	say "building $name $version (cold: 2-4 min)"
 	local dir=$SRC/$name gomod src gover
 	gomod=$(modinfo "$mod@$version" GoMod)
 	src=$(modinfo "$mod@$version" Dir)
