@@ -3,6 +3,7 @@ package flux
 import (
 	"fmt"
 	"maps"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,10 @@ type Install struct {
 	// where a registry on the node's loopback address is reachable.
 	SourceHostNetwork bool
 }
+
+// RequeueDependency is how soon the helm and kustomize controllers look
+// again at an object whose dependencies are not ready.
+const RequeueDependency = 5 * time.Second
 
 // Controllers are the Flux controllers a bundle needs, in install order.
 var Controllers = []string{"source-controller", "kustomize-controller", "helm-controller"}
@@ -80,6 +85,12 @@ func controllerDeployment(name, image, sa string, labels map[string]string, host
 			"--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.cluster.local.")
 		mounts = append(mounts, corev1.VolumeMount{Name: "data", MountPath: "/data"})
 		volumes = append(volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	}
+	if name == "helm-controller" || name == "kustomize-controller" {
+		// A release waiting on another is looked at again this soon (Flux's
+		// default is 30s): a chain of dependencies comes up in seconds, not
+		// minutes, on a cluster made to try a release.
+		args = append(args, "--requeue-dependency="+RequeueDependency.String())
 	}
 	args = append(args, fmt.Sprintf("--metrics-addr=:%d", metrics), fmt.Sprintf("--health-addr=:%d", health))
 	podLabels := map[string]string{"app": name}

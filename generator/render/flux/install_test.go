@@ -66,6 +66,11 @@ func TestInstallObjects(t *testing.T) {
 		}
 	}
 	storage := fmt.Sprintf("--storage-addr=:%d", svc.Spec.Ports[0].TargetPort.IntValue())
+	for _, c := range []string{"helm-controller", "kustomize-controller"} {
+		if args := deployments[c].Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--requeue-dependency=5s") {
+			t.Errorf("%s does not requeue dependencies every 5s: %s", c, strings.Join(args, " "))
+		}
+	}
 	if args := deployments["source-controller"].Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, storage) {
 		t.Errorf("the Service targets %s, the source-controller's args are %s", storage, strings.Join(args, " "))
 	}
