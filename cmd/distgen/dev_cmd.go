@@ -49,8 +49,11 @@ machine reaches it (HOST[:PORT][/PREFIX]); the node pulls from it under the
 same name, or under --cluster-registry when it reaches that host by another
 name (a registry container on kind's network: --registry localhost:5001
 --cluster-registry kind-registry:5000). TLS is verified; --plain-http, for a
-loopback registry, makes the node talk HTTP to it too. dev down leaves what
-was pushed there.
+loopback registry, makes the node talk HTTP to it too. A registry whose
+certificate a private CA signed needs --registry-ca: the node's containerd
+and Flux's source-controller trust that CA (this machine must trust it
+already: its system store, or SSL_CERT_FILE). dev down leaves what was
+pushed there.
 
 The node mounts this distgen binary to serve the release: it must run there
 (a Linux build; a static one runs on any node image).`,
@@ -82,6 +85,7 @@ The node mounts this distgen binary to serve the release: it must run there
 	cmd.Flags().BoolVar(&a.PlainHTTP, "plain-http", false, "talk HTTP to --images-from and --registry (loopback registries only)")
 	cmd.Flags().StringVar(&a.Registry, "registry", "", "put the release into this registry you run (HOST[:PORT][/PREFIX]) instead of serving it from the node")
 	cmd.Flags().StringVar(&a.ClusterRegistry, "cluster-registry", "", "HOST[:PORT] the node reaches --registry's host at (default: the same name)")
+	cmd.Flags().StringVar(&a.RegistryCA, "registry-ca", "", "PEM certificates of the CA that signed --registry's certificate, for the cluster to trust")
 	cmd.Flags().BoolVar(&a.Retain, "retain", false, "keep the nodes if creating the cluster fails, to look into why (dev down removes them)")
 	cmd.Flags().DurationVar(&a.Wait, "wait", 0, "how long to wait for each step: the control plane, Flux, the releases (default 5m)")
 	addOutputFlag(cmd, &out)

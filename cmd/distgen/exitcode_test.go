@@ -77,6 +77,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"dev", "up", "--name", "Not_A_Label"}, exitUser},
 		{[]string{"dev", "up", "--cluster-registry", "kind-registry:5000"}, exitUser},
 		{[]string{"dev", "up", "--registry", "Not A Registry"}, exitUser},
+		{[]string{"dev", "up", "--registry-ca", filepath.Join(empty, "ca.crt")}, exitUser},
 		{[]string{"dev", "down", "--name", "never-made-" + filepath.Base(empty)}, exitUser},
 		{[]string{"completion", "bash", "extra"}, exitUser},
 	} {

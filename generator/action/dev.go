@@ -2,7 +2,9 @@ package action
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -71,6 +73,10 @@ type DevUp struct {
 	// ClusterRegistry is HOST[:PORT] the node (its containerd and Flux)
 	// reaches Registry's host at; empty means Registry's own.
 	ClusterRegistry string
+	// RegistryCA is a file of PEM certificates Registry's certificate
+	// chains to, for the node's containerd and Flux's source-controller to
+	// trust (this machine must trust it already).
+	RegistryCA string
 	// Wait bounds each wait: the control plane, Flux, the releases.
 	Wait time.Duration
 	// Logger prints kind's progress; Log distgen's own steps.
@@ -149,6 +155,10 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 		return nil, err
 	}
 	plainInCluster := u.Registry == "" || u.PlainHTTP
+	ca, err := u.registryCA()
+	if err != nil {
+		return nil, err
+	}
 	binary := u.Binary
 	if binary == "" {
 		exe, err := os.Executable()
@@ -276,8 +286,15 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	// is also the mirror of each registry the images come from.
 	hosts := map[string]string{}
 	regHost, _, _ := strings.Cut(clusterReg, "/")
-	if plainInCluster {
-		hosts[regHost] = registryHosts(regHost, "", true)
+	nodeCA := ""
+	if len(ca) > 0 {
+		nodeCA = devNodeHosts + "/" + regHost + "/ca.crt"
+		if err := nodeutils.WriteFile(node, nodeCA, string(ca)); err != nil {
+			return nil, fmt.Errorf("writing --registry-ca into node %s: %w", node, err)
+		}
+	}
+	if plainInCluster || nodeCA != "" {
+		hosts[regHost] = registryHosts(regHost, "", plainInCluster, nodeCA)
 	}
 	if withImages && !u.RelocateImages {
 		for _, ref := range images {
@@ -285,7 +302,7 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 			if err != nil {
 				return nil, err
 			}
-			hosts[host] = registryHosts(host, regHost+"/v2/"+path, plainInCluster)
+			hosts[host] = registryHosts(host, regHost+"/v2/"+path, plainInCluster, nodeCA)
 		}
 	}
 	for host, toml := range hosts {
@@ -334,7 +351,7 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 	if err := kube.waitCRDs(ctx, crdObjs, u.wait()); err != nil {
 		return nil, err
 	}
-	install, err := flux.InstallObjects(flux.Install{Images: controllers, SourceHostNetwork: true})
+	install, err := flux.InstallObjects(flux.Install{Images: controllers, SourceHostNetwork: true, CA: ca})
 	if err != nil {
 		return nil, err
 	}
@@ -459,22 +476,67 @@ func mirroredHost(registry, ref string) (host, path string, err error) {
 }
 
 // registryHosts is containerd's hosts.toml for host: the cluster's
-// registry itself, over plain HTTP (mirror empty), or the cluster's
-// registry as the mirror of host, at mirror (HOST/v2/PATH, the images'
-// /v2/ path under it: override_path), over HTTP when plain.
-func registryHosts(host, mirror string, plain bool) string {
-	if mirror == "" {
-		return fmt.Sprintf("server = \"http://%s\"\n\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", host, host)
-	}
-	server := "https://" + host
-	if host == "docker.io" {
-		server = "https://registry-1.docker.io"
-	}
+// registry itself (mirror empty), or the cluster's registry as the mirror
+// of host, at mirror (HOST/v2/PATH, the images' /v2/ path under it:
+// override_path). The cluster's registry is reached over HTTP when plain,
+// and its certificate checked against the CA file ca (a path in the node)
+// when given.
+func registryHosts(host, mirror string, plain bool, ca string) string {
 	scheme := "https://"
 	if plain {
 		scheme = "http://"
 	}
-	return fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n  override_path = true\n", server, scheme+mirror)
+	server, at := scheme+host, scheme+mirror
+	if mirror == "" {
+		at = server
+	} else {
+		server = "https://" + host
+		if host == "docker.io" {
+			server = "https://registry-1.docker.io"
+		}
+	}
+	out := fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", server, at)
+	if mirror != "" {
+		out += "  override_path = true\n"
+	}
+	if ca != "" {
+		out += fmt.Sprintf("  ca = %q\n", ca)
+	}
+	return out
+}
+
+// registryCA reads RegistryCA: PEM certificates, only with Registry over
+// TLS.
+func (u *DevUp) registryCA() ([]byte, error) {
+	if u.RegistryCA == "" {
+		return nil, nil
+	}
+	if u.Registry == "" || u.PlainHTTP {
+		return nil, &UsageError{Msg: "--registry-ca is the CA of the registry --registry names, over TLS (not --plain-http)"}
+	}
+	b, err := os.ReadFile(u.RegistryCA)
+	if err != nil {
+		return nil, &UsageError{Msg: fmt.Sprintf("--registry-ca: %v", err)}
+	}
+	rest, n := b, 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, &UsageError{Msg: fmt.Sprintf("--registry-ca %s: a %s block; want certificates only", u.RegistryCA, block.Type)}
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("--registry-ca %s: certificate %d: %v", u.RegistryCA, n+1, err)}
+		}
+		n++
+	}
+	if n == 0 {
+		return nil, &UsageError{Msg: fmt.Sprintf("--registry-ca %s: no PEM certificate in it", u.RegistryCA)}
+	}
+	return b, nil
 }
 
 // registryHosting is the ConfigMap of KEP-1755 (kube-public/

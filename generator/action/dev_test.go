@@ -2,9 +2,19 @@ package action
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -87,15 +97,19 @@ func TestMirroredHosts(t *testing.T) {
 			}
 		}
 	}
-	if got := registryHosts("docker.io", DevRegistry+"/v2/images/docker.io", true); !strings.Contains(got, `server = "https://registry-1.docker.io"`) ||
+	if got := registryHosts("docker.io", DevRegistry+"/v2/images/docker.io", true, ""); !strings.Contains(got, `server = "https://registry-1.docker.io"`) ||
 		!strings.Contains(got, `[host."http://`+DevRegistry+`/v2/images/docker.io"]`) || !strings.Contains(got, "override_path = true") {
 		t.Errorf("docker.io's hosts.toml:\n%s", got)
 	}
-	if got := registryHosts("ghcr.io", "registry.example.com/v2/site/images/ghcr.io", false); !strings.Contains(got, `server = "https://ghcr.io"`) ||
+	if got := registryHosts("ghcr.io", "registry.example.com/v2/site/images/ghcr.io", false, ""); !strings.Contains(got, `server = "https://ghcr.io"`) ||
 		!strings.Contains(got, `[host."https://registry.example.com/v2/site/images/ghcr.io"]`) {
 		t.Errorf("ghcr.io's hosts.toml, mirrored over TLS:\n%s", got)
 	}
-	if got := registryHosts(DevRegistry, "", true); !strings.Contains(got, `server = "http://`+DevRegistry+`"`) || strings.Contains(got, "override_path") {
+	if got := registryHosts("kind-registry:5000", "", false, "/etc/containerd/certs.d/kind-registry:5000/ca.crt"); !strings.Contains(got, `server = "https://kind-registry:5000"`) ||
+		!strings.Contains(got, `[host."https://kind-registry:5000"]`) || !strings.Contains(got, `ca = "/etc/containerd/certs.d/kind-registry:5000/ca.crt"`) {
+		t.Errorf("a user's registry's hosts.toml, with its CA:\n%s", got)
+	}
+	if got := registryHosts(DevRegistry, "", true, ""); !strings.Contains(got, `server = "http://`+DevRegistry+`"`) || strings.Contains(got, "override_path") {
 		t.Errorf("the node registry's hosts.toml:\n%s", got)
 	}
 }
@@ -153,4 +167,52 @@ func TestRegistryHosting(t *testing.T) {
 		v1["host"] != "localhost:5001" || v1["hostFromContainerRuntime"] != "kind-registry:5000" || v1["hostFromClusterNetwork"] != "kind-registry:5000" {
 		t.Errorf("ConfigMap:\n%s", out)
 	}
+}
+
+// TestRegistryCA: --registry-ca is read as PEM certificates, only for a
+// user's registry over TLS; anything else is a usage error.
+func TestRegistryCA(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caPEM := selfSigned(t)
+	good := write("ca.crt", caPEM)
+	if b, err := (&DevUp{Registry: "localhost:5001", RegistryCA: good}).registryCA(); err != nil || string(b) != caPEM {
+		t.Errorf("a good CA: %v", err)
+	}
+	for _, u := range []DevUp{
+		{RegistryCA: good},
+		{Registry: "localhost:5001", PlainHTTP: true, RegistryCA: good},
+		{Registry: "localhost:5001", RegistryCA: filepath.Join(dir, "missing.crt")},
+		{Registry: "localhost:5001", RegistryCA: write("empty.crt", "not PEM\n")},
+		{Registry: "localhost:5001", RegistryCA: write("key.crt", "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n")},
+		{Registry: "localhost:5001", RegistryCA: write("bad.crt", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")},
+	} {
+		_, err := u.registryCA()
+		var ue *UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%+v: err = %v, want a usage error", u, err)
+		}
+	}
+}
+
+// selfSigned is a throwaway CA certificate, PEM.
+func selfSigned(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }

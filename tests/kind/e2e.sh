@@ -4,9 +4,9 @@
 # the sandbox tenants (--tenants), twice: served from the node, the images
 # mirrored there under their own names (containerd's mirror for their
 # registries); then put into a registry the user runs (--registry: a
-# go-containerregistry registry in a container on kind's network), the
-# images relocated there as an air-gapped site pulls them
-# (--relocate-images). Each time it checks that
+# go-containerregistry registry over TLS with a private CA, in a container
+# on kind's network), the images relocated there as an air-gapped site
+# pulls them (--relocate-images). Each time it checks that
 # the demo's pods and the tenant's cache (on a volume of the node's default
 # StorageClass) run, that containerd's own pull records (not the
 # manifests) name only what the cluster's registry served, and that
@@ -65,29 +65,39 @@ for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
 go build -o "$work/mkimage" ./tests/kind/mkimage
 printf 'int main(void) { return 0; }\n' | gcc -x c -Os -static -o "$work/exit0" -
 tenant_images=$("$DISTGEN" tenant build --bundle sandbox --out "$work/sandbox" -o json | jq -r '.images[]')
-for ref in $("$DISTGEN" images --bundle demo) $tenant_images; do
-	repo=${ref%:*}
-	name=${repo##*/}
-	case $name in
-	source-controller | helm-controller | kustomize-controller)
-		"$work/mkimage" -push "127.0.0.1:$port/images/$ref" -file "$E2E_BIN/$name:/usr/local/bin/$name" -entrypoint "[\"/usr/local/bin/$name\"]" ;;
-	redis)
-		"$work/mkimage" -push "127.0.0.1:$port/images/$ref" -file "$NODE_BIN/pause:/pause" -file "$work/exit0:/usr/local/bin/redis-cli" -entrypoint '["/pause"]' ;;
-	*)
-		"$work/mkimage" -push "127.0.0.1:$port/images/$ref" -file "$NODE_BIN/pause:/pause" -entrypoint '["/pause"]' ;;
-	esac
-done
-say "images pushed to 127.0.0.1:$port"
+# standins PREFIX: every image, as a mirror lays them out under PREFIX.
+standins() {
+	local ref repo name
+	for ref in $("$DISTGEN" images --bundle demo) $tenant_images; do
+		repo=${ref%:*}
+		name=${repo##*/}
+		case $name in
+		source-controller | helm-controller | kustomize-controller)
+			"$work/mkimage" -push "$1/images/$ref" -file "$E2E_BIN/$name:/usr/local/bin/$name" -entrypoint "[\"/usr/local/bin/$name\"]" ;;
+		redis)
+			"$work/mkimage" -push "$1/images/$ref" -file "$NODE_BIN/pause:/pause" -file "$work/exit0:/usr/local/bin/redis-cli" -entrypoint '["/pause"]' ;;
+		*)
+			"$work/mkimage" -push "$1/images/$ref" -file "$NODE_BIN/pause:/pause" -entrypoint '["/pause"]' ;;
+		esac
+	done
+	say "images pushed to $1"
+}
+standins "127.0.0.1:$port"
 
 # userregistry: a registry the user runs, on kind's network (made by the
-# first dev up): go-containerregistry's, in memory, built here. This machine
-# pushes through its published loopback port; the node reaches it by its
-# container's name.
+# first dev up): go-containerregistry's, in memory, over TLS with a
+# certificate of a CA made here (tests/kind/tlsregistry), for both names it
+# is reached by. This machine pushes through its published loopback port,
+# trusting the CA through SSL_CERT_FILE; the node reaches it by its
+# container's name, trusting the CA through --registry-ca. The stand-in
+# images go under upstream/, which dev up mirrors into site/.
 userregistry() {
 	local uport="" p
-	CGO_ENABLED=0 go build -o "$work/crane" github.com/google/go-containerregistry/cmd/crane
-	"$work/mkimage" -o "$work/registry.tar" -tag distgen.local/e2e-registry:latest -file "$work/crane:/crane" \
-		-entrypoint '["/crane", "registry", "serve", "--address", ":5000"]'
+	CGO_ENABLED=0 go build -o "$work/tlsregistry" ./tests/kind/tlsregistry
+	"$work/tlsregistry" -gen "$work/tls" -hosts "$NAME-registry,127.0.0.1"
+	"$work/mkimage" -o "$work/registry.tar" -tag distgen.local/e2e-registry:latest -file "$work/tlsregistry:/tlsregistry" \
+		-file "$work/tls/tls.crt:/tls/tls.crt" -file "$work/tls/tls.key:/tls/tls.key" \
+		-entrypoint '["/tlsregistry", "-addr", ":5000", "-cert", "/tls/tls.crt", "-key", "/tls/tls.key"]'
 	docker load -i "$work/registry.tar" >/dev/null
 	for p in $(shuf -i 20000-60000 -n 20); do
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then uport=$p && break; fi
@@ -95,9 +105,12 @@ userregistry() {
 	docker rm -f "$NAME-registry" >/dev/null 2>&1 || true
 	docker run -d --name "$NAME-registry" --network kind -p "127.0.0.1:$uport:5000" distgen.local/e2e-registry:latest >/dev/null
 	for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$uport") 2>/dev/null && break; sleep 0.1; done
+	export SSL_CERT_FILE=$work/tls/ca.crt
+	standins "127.0.0.1:$uport/upstream"
+	UPSTREAM=127.0.0.1:$uport/upstream
 	USER_REGISTRY=127.0.0.1:$uport/site
 	CLUSTER_REGISTRY=$NAME-registry:5000
-	say "a user's registry: $USER_REGISTRY here, $CLUSTER_REGISTRY/site from the node"
+	say "a user's registry: $USER_REGISTRY here, $CLUSTER_REGISTRY/site from the node, over TLS"
 }
 
 node="$NAME-control-plane"
@@ -110,7 +123,7 @@ up() {
 	shift
 	start=$(date +%s)
 	"$DISTGEN" dev up --bundle demo --tenants sandbox --name "$NAME" --node-image "$IMAGE" \
-		--images-from "oci://127.0.0.1:$port" --plain-http --wait 5m -o json "$@" >"$work/up-$mode.json"
+		--wait 5m -o json "$@" >"$work/up-$mode.json"
 	say "$mode: dev up took $(($(date +%s) - start))s"
 	grep -c '"ready": true' "$work/up-$mode.json" | xargs printf '[kind-e2e] %s HelmReleases Ready\n' >&2
 	# The demo's workload: the log shipper's DaemonSet pod, Running.
@@ -189,6 +202,7 @@ up() {
 	say "$mode: dev down removed the cluster"
 }
 
-up mirrored
+up mirrored --images-from "oci://127.0.0.1:$port" --plain-http
 userregistry
-up relocated --relocate-images --registry "$USER_REGISTRY" --cluster-registry "$CLUSTER_REGISTRY"
+up relocated --images-from "oci://$UPSTREAM" --relocate-images \
+	--registry "$USER_REGISTRY" --cluster-registry "$CLUSTER_REGISTRY" --registry-ca "$work/tls/ca.crt"

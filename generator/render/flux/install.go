@@ -22,7 +22,14 @@ type Install struct {
 	// SourceHostNetwork runs the source-controller in the node's network,
 	// where a registry on the node's loopback address is reachable.
 	SourceHostNetwork bool
+	// CA, when set, is PEM certificates the source-controller trusts
+	// besides its image's: those of a registry with a private CA.
+	CA []byte
 }
+
+// caDir is where the source-controller finds Install.CA, one of the
+// directories Go's SSL_CERT_DIR names.
+const caDir = "/etc/distgen-dev-ca"
 
 // RequeueDependency is how soon the helm and kustomize controllers look
 // again at an object whose dependencies are not ready.
@@ -54,12 +61,31 @@ func InstallObjects(in Install) ([]byte, error) {
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa.Name, Namespace: BootstrapNamespace}},
 	}
 	objs := []any{ns, sa, crb}
+	if len(in.CA) > 0 {
+		objs = append(objs, &corev1.ConfigMap{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Name: "distgen-dev-ca", Namespace: BootstrapNamespace, Labels: labels},
+			Data:       map[string]string{"ca.crt": string(in.CA)},
+		})
+	}
 	for _, name := range Controllers {
 		image, ok := in.Images[name]
 		if !ok || image == "" {
 			return nil, fmt.Errorf("no image for %s", name)
 		}
-		objs = append(objs, controllerDeployment(name, image, sa.Name, labels, in.SourceHostNetwork && name == "source-controller"))
+		d := controllerDeployment(name, image, sa.Name, labels, in.SourceHostNetwork && name == "source-controller")
+		if name == "source-controller" && len(in.CA) > 0 {
+			// Go reads every file in SSL_CERT_DIR's directories: the
+			// image's own roots stay, the CA joins them.
+			pod := &d.Spec.Template.Spec
+			pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "ca", VolumeSource: corev1.VolumeSource{
+				ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "distgen-dev-ca"}},
+			}})
+			c := &pod.Containers[0]
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "ca", MountPath: caDir, ReadOnly: true})
+			c.Env = append(c.Env, corev1.EnvVar{Name: "SSL_CERT_DIR", Value: "/etc/ssl/certs:" + caDir})
+		}
+		objs = append(objs, d)
 	}
 	svc := &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},

@@ -80,3 +80,44 @@ func TestInstallObjects(t *testing.T) {
 		t.Errorf("no helm-controller image: err = %v", err)
 	}
 }
+
+// TestInstallCA: with a CA, a ConfigMap holds it and the source-controller
+// (only) reads it through SSL_CERT_DIR, beside its image's own roots.
+func TestInstallCA(t *testing.T) {
+	images := map[string]string{}
+	for _, c := range Controllers {
+		images[c] = "ghcr.io/fluxcd/" + c + ":v9.9.9"
+	}
+	out, err := InstallObjects(Install{Images: images, CA: []byte("a CA, PEM\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ca *corev1.ConfigMap
+	for _, doc := range bytes.Split(out, []byte("---\n")) {
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			t.Fatal(err)
+		}
+		switch meta.Kind {
+		case "ConfigMap":
+			ca = &corev1.ConfigMap{}
+			if err := yaml.UnmarshalStrict(doc, ca); err != nil {
+				t.Fatal(err)
+			}
+		case "Deployment":
+			var d appsv1.Deployment
+			if err := yaml.UnmarshalStrict(doc, &d); err != nil {
+				t.Fatal(err)
+			}
+			c := d.Spec.Template.Spec.Containers[0]
+			reads := slices.Contains(c.Env, corev1.EnvVar{Name: "SSL_CERT_DIR", Value: "/etc/ssl/certs:" + caDir}) &&
+				slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == caDir })
+			if reads != (d.Name == "source-controller") {
+				t.Errorf("%s reads the CA: %v", d.Name, reads)
+			}
+		}
+	}
+	if ca == nil || ca.Name != "distgen-dev-ca" || ca.Data["ca.crt"] != "a CA, PEM\n" {
+		t.Errorf("the CA's ConfigMap: %+v", ca)
+	}
+}

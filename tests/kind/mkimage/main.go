@@ -5,7 +5,8 @@
 // root file system tarball. Nothing is pulled.
 //
 //	mkimage -o OUT.tar -tag REF [-tag REF…] [-base ROOTFS.tar] [-file SRC:DST…] [-entrypoint JSON] [-env K=V…]
-//	mkimage -push 127.0.0.1:PORT/REPO:TAG … (to a plain-HTTP loopback registry)
+//	mkimage -push 127.0.0.1:PORT/REPO:TAG … (to a loopback registry: plain HTTP, or TLS
+//	with its CA trusted through SSL_CERT_FILE)
 package main
 
 import (
@@ -36,7 +37,7 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 func main() {
 	var tags, files, env list
 	out := flag.String("o", "", "the image tarball to write")
-	push := flag.String("push", "", "push to this reference on a plain-HTTP loopback registry instead of writing a tarball")
+	push := flag.String("push", "", "push to this reference on a loopback registry (HTTPS, else HTTP) instead of writing a tarball")
 	base := flag.String("base", "", "a root file system tarball to put under the files")
 	entrypoint := flag.String("entrypoint", "", "the entrypoint, as a JSON list")
 	flag.Var(&tags, "tag", "a reference the image is known by (repeatable)")
