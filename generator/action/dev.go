@@ -219,10 +219,16 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 		return nil, err
 	}
 	withImages := u.RelocateImages || u.ImagesFrom != ""
+	// mirrorInto copies one artifact of the layout (NAME:VERSION, or a
+	// tenant's) into the cluster's registry, with its images when asked.
+	mirrorInto := func(bundle string) error {
+		m := &Mirror{From: publish.SchemeLayout + pushDir, Bundle: bundle, To: target,
+			SkipImages: !withImages, ImagesFrom: u.ImagesFrom, PlainHTTP: u.PlainHTTP}
+		_, err := m.Run(ctx)
+		return err
+	}
 	u.say("putting %s:%s into %s", rel.Bundle, rel.Version, target)
-	m := &Mirror{From: publish.SchemeLayout + pushDir, Bundle: rel.Bundle + ":" + rel.Version, To: target,
-		SkipImages: !withImages, ImagesFrom: u.ImagesFrom, PlainHTTP: u.PlainHTTP}
-	if _, err := m.Run(ctx); err != nil {
+	if err := mirrorInto(rel.Bundle + ":" + rel.Version); err != nil {
 		return nil, err
 	}
 	images := rel.Images
@@ -232,9 +238,7 @@ func (u *DevUp) Run(ctx context.Context) (*DevState, error) {
 			return nil, err
 		}
 		for _, t := range trel.Tenants {
-			m := &Mirror{From: publish.SchemeLayout + pushDir, Bundle: TenantsDir + "/" + t.Name + ":" + t.Version, To: target,
-				SkipImages: !withImages, ImagesFrom: u.ImagesFrom, PlainHTTP: u.PlainHTTP}
-			if _, err := m.Run(ctx); err != nil {
+			if err := mirrorInto(TenantsDir + "/" + t.Name + ":" + t.Version); err != nil {
 				return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
 			}
 		}

@@ -2,19 +2,13 @@ package action
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -180,7 +174,10 @@ func TestRegistryCA(t *testing.T) {
 		}
 		return p
 	}
-	caPEM := selfSigned(t)
+	// A real certificate: the one httptest's TLS servers present.
+	srv := httptest.NewTLSServer(nil)
+	srv.Close()
+	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
 	good := write("ca.crt", caPEM)
 	if b, err := (&DevUp{Registry: "localhost:5001", RegistryCA: good}).registryCA(); err != nil || string(b) != caPEM {
 		t.Errorf("a good CA: %v", err)
@@ -199,20 +196,4 @@ func TestRegistryCA(t *testing.T) {
 			t.Errorf("%+v: err = %v, want a usage error", u, err)
 		}
 	}
-}
-
-// selfSigned is a throwaway CA certificate, PEM.
-func selfSigned(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
